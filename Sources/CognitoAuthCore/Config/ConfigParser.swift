@@ -1,0 +1,257 @@
+import Foundation
+
+/// An error in the configuration, naming file, line and key so the admin can go straight to it.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var key: String?
+    public var message: String
+    public init(file: String, line: Int?, key: String?, message: String) {
+        self.file = file; self.line = line; self.key = key; self.message = message
+    }
+    public var description: String {
+        var s = file
+        if let line { s += ":\(line)" }
+        if let key { s += ": \(key)" }
+        return s + ": " + message
+    }
+}
+
+/// Parses `cognito-auth.conf`: `key = value`, `#` comments, comma-separated lists, and
+/// `[service NAME]` sections that override policy keys for one PAM service. Pure: text in, value out.
+public enum ConfigParser {
+    public static let maxBytes = 65_536
+
+    static let topLevelKeys: Set<String> = [
+        "region", "user_pool_id", "client_id", "client_secret_file", "client_secret", "issuer",
+        "discovery_url", "ca_file", "redirect_uris", "scopes", "login_timeout", "http_timeout",
+        "username_claim", "account_map", "allowed_domains", "require_email_verified",
+        "allowed_groups", "denied_groups", "max_auth_age", "require_claims", "clock_skew",
+        "cache_dir", "audit_format",
+    ]
+    static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
+
+    private struct Entry { var value: String; var line: Int }
+
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> Config {
+        func fail(_ line: Int?, _ key: String?, _ message: String) -> ConfigError {
+            ConfigError(file: path, line: line, key: key, message: message)
+        }
+        guard text.utf8.count <= maxBytes else { throw fail(nil, nil, "file is larger than \(maxBytes) bytes") }
+
+        var top: [String: Entry] = [:]
+        var services: [String: [String: Entry]] = [:]
+        var serviceOrder: [String] = []
+        var currentService: String?
+
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNo = index + 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            if trimmed.hasPrefix("[") {
+                guard trimmed.hasSuffix("]") else { throw fail(lineNo, nil, "section header must end with ']'") }
+                let inner = trimmed.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
+                guard inner.count == 2, inner[0] == "service", isServiceName(inner[1]) else {
+                    throw fail(lineNo, nil, "expected a section header of the form [service NAME]")
+                }
+                let name = String(inner[1])
+                guard services[name] == nil else { throw fail(lineNo, nil, "section [service \(name)] appears twice") }
+                services[name] = [:]
+                serviceOrder.append(name)
+                currentService = name
+                continue
+            }
+            guard let eq = trimmed.firstIndex(of: "=") else { throw fail(lineNo, nil, "expected 'key = value'") }
+            let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces)
+            let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { throw fail(lineNo, nil, "missing key before '='") }
+            if let service = currentService {
+                guard serviceKeys.contains(key) else {
+                    if topLevelKeys.contains(key) {
+                        throw fail(lineNo, key, "cannot be set inside [service \(service)]; only \(serviceKeys.sorted().joined(separator: ", ")) can")
+                    }
+                    throw fail(lineNo, key, "unknown key")
+                }
+                guard services[service]?[key] == nil else { throw fail(lineNo, key, "set twice in [service \(service)]") }
+                services[service]?[key] = Entry(value: value, line: lineNo)
+            } else {
+                guard topLevelKeys.contains(key) else { throw fail(lineNo, key, "unknown key") }
+                guard top[key] == nil else { throw fail(lineNo, key, "set twice (first on line \(top[key]?.line ?? 0))") }
+                top[key] = Entry(value: value, line: lineNo)
+            }
+        }
+
+        func required(_ key: String) throws(ConfigError) -> String {
+            guard let e = top[key] else { throw fail(nil, key, "required key is missing") }
+            guard !e.value.isEmpty else { throw fail(e.line, key, "must not be empty") }
+            return e.value
+        }
+        func optional(_ key: String) throws(ConfigError) -> String? {
+            guard let e = top[key] else { return nil }
+            guard !e.value.isEmpty else { throw fail(e.line, key, "must not be empty") }
+            return e.value
+        }
+        func integer(_ key: String, default def: Int, range: ClosedRange<Int>, in entries: [String: Entry]? = nil) throws(ConfigError) -> Int {
+            guard let e = (entries ?? top)[key] else { return def }
+            guard let n = Int(e.value), range.contains(n) else {
+                throw fail(e.line, key, "must be a whole number of seconds in \(range.lowerBound)...\(range.upperBound), got '\(e.value)'")
+            }
+            return n
+        }
+        func boolean(_ key: String, default def: Bool) throws(ConfigError) -> Bool {
+            guard let e = top[key] else { return def }
+            switch e.value.lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            default: throw fail(e.line, key, "must be true or false, got '\(e.value)'")
+            }
+        }
+        func url(_ key: String, _ value: String, line: Int?) throws(ConfigError) -> String {
+            guard EndpointRule.isAcceptable(value) else {
+                throw fail(line, key, "must be an https:// URL (http:// is accepted only for a loopback host), got '\(value)'")
+            }
+            return value
+        }
+
+        let region = try required("region")
+        guard region.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+$"#, options: .regularExpression) != nil else {
+            throw fail(top["region"]?.line, "region", "is not an AWS region name, got '\(region)'")
+        }
+        let poolId = try required("user_pool_id")
+        guard poolId.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+_[A-Za-z0-9]+$"#, options: .regularExpression) != nil else {
+            throw fail(top["user_pool_id"]?.line, "user_pool_id", "must look like <region>_<id>, got '\(poolId)'")
+        }
+        let clientId = try required("client_id")
+        guard clientId.range(of: #"^[A-Za-z0-9_+\-]{1,128}$"#, options: .regularExpression) != nil else {
+            throw fail(top["client_id"]?.line, "client_id", "contains characters an app client id cannot have")
+        }
+        let secret = try optional("client_secret")
+        let secretFile = try optional("client_secret_file")
+        if secret != nil && secretFile != nil {
+            throw fail(top["client_secret"]?.line, "client_secret", "set either client_secret or client_secret_file, not both")
+        }
+        if let secretFile, !secretFile.hasPrefix("/") {
+            throw fail(top["client_secret_file"]?.line, "client_secret_file", "must be an absolute path")
+        }
+
+        let issuer: String
+        if let override = try optional("issuer") {
+            issuer = try url("issuer", override.hasSuffix("/") ? String(override.dropLast()) : override, line: top["issuer"]?.line)
+        } else {
+            issuer = "https://cognito-idp.\(region).amazonaws.com/\(poolId)"
+        }
+        let discovery: String
+        if let d = try optional("discovery_url") {
+            discovery = try url("discovery_url", d, line: top["discovery_url"]?.line)
+        } else {
+            discovery = issuer + "/.well-known/openid-configuration"
+        }
+        let caFile = try optional("ca_file")
+        if let caFile, !caFile.hasPrefix("/") { throw fail(top["ca_file"]?.line, "ca_file", "must be an absolute path") }
+
+        var redirects: [RedirectURI] = []
+        if let e = top["redirect_uris"] {
+            for item in list(e.value) {
+                guard let r = RedirectURI.parse(item) else {
+                    throw fail(e.line, "redirect_uris", "'\(item)' must be http://localhost:PORT/PATH or http://127.0.0.1:PORT/PATH")
+                }
+                redirects.append(r)
+            }
+            guard !redirects.isEmpty else { throw fail(e.line, "redirect_uris", "must list at least one URI") }
+        } else if let r = RedirectURI.parse("http://localhost:8400/callback") {
+            redirects = [r]
+        }
+
+        var scopes = ["openid", "email"]
+        if let e = top["scopes"] {
+            scopes = e.value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+            guard scopes.contains("openid") else { throw fail(e.line, "scopes", "must include openid (no ID token without it)") }
+            for s in scopes where s.range(of: #"^[\x21\x23-\x5B\x5D-\x7E]+$"#, options: .regularExpression) == nil {
+                throw fail(e.line, "scopes", "'\(s)' is not a valid scope token")
+            }
+        }
+
+        let loginTimeout = try integer("login_timeout", default: 110, range: 10...3600)
+        let httpTimeout = try integer("http_timeout", default: 10, range: 1...120)
+        let clockSkew = try integer("clock_skew", default: 60, range: 0...600)
+        let usernameClaim = try optional("username_claim") ?? "email"
+
+        var accountMap = Config.AccountMap.localpart
+        if let e = top["account_map"] {
+            switch e.value {
+            case "localpart": accountMap = .localpart
+            case "exact": accountMap = .exact
+            case let v where v.hasPrefix("file:"):
+                let p = String(v.dropFirst(5))
+                guard p.hasPrefix("/") else { throw fail(e.line, "account_map", "file: needs an absolute path") }
+                accountMap = .file(p)
+            default: throw fail(e.line, "account_map", "must be localpart, exact or file:PATH, got '\(e.value)'")
+            }
+        }
+        let domains = top["allowed_domains"].map { list($0.value).map { $0.lowercased() } } ?? []
+        for d in domains where d.range(of: #"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"#, options: .regularExpression) == nil {
+            throw fail(top["allowed_domains"]?.line, "allowed_domains", "'\(d)' is not a domain name")
+        }
+        let requireVerified = try boolean("require_email_verified", default: true)
+        let cacheDir = try optional("cache_dir") ?? "/var/cache/cognito-auth"
+        guard cacheDir.hasPrefix("/") else { throw fail(top["cache_dir"]?.line, "cache_dir", "must be an absolute path") }
+        var auditFormat = Config.AuditFormat.kv
+        if let e = top["audit_format"] {
+            guard let f = Config.AuditFormat(rawValue: e.value) else { throw fail(e.line, "audit_format", "must be kv or json, got '\(e.value)'") }
+            auditFormat = f
+        }
+
+        func policy(_ entries: [String: Entry], base: Policy) throws(ConfigError) -> Policy {
+            var p = base
+            if let e = entries["allowed_groups"] {
+                let groups = list(e.value)
+                guard !groups.isEmpty else { throw fail(e.line, "allowed_groups", "must list at least one group (remove the key to allow any pool user)") }
+                p.allowedGroups = groups
+            }
+            if let e = entries["denied_groups"] { p.deniedGroups = list(e.value) }
+            if entries["max_auth_age"] != nil {
+                p.maxAuthAge = try integer("max_auth_age", default: 0, range: 0...31_536_000, in: entries)
+            }
+            if let e = entries["require_claims"] {
+                var claims: [Policy.ClaimRule] = []
+                for item in list(e.value) {
+                    guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                        throw fail(e.line, "require_claims", "'\(item)' must be claim=value")
+                    }
+                    let name = item[..<eq].trimmingCharacters(in: .whitespaces)
+                    let value = item[item.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                    guard !name.isEmpty, !value.isEmpty else { throw fail(e.line, "require_claims", "'\(item)' must be claim=value") }
+                    claims.append(Policy.ClaimRule(claim: name, value: value))
+                }
+                p.requireClaims = claims
+            }
+            return p
+        }
+        let defaultPolicy = try policy(top, base: Policy())
+        var servicePolicies: [String: Policy] = [:]
+        for name in serviceOrder {
+            servicePolicies[name] = try policy(services[name] ?? [:], base: defaultPolicy)
+        }
+
+        return Config(
+            path: path, region: region, userPoolId: poolId, clientId: clientId,
+            clientSecret: secret, clientSecretFile: secretFile, issuer: issuer, discoveryURL: discovery,
+            caFile: caFile, redirectURIs: redirects, scopes: scopes, loginTimeout: loginTimeout,
+            httpTimeout: httpTimeout, usernameClaim: usernameClaim, accountMap: accountMap,
+            allowedDomains: domains, requireEmailVerified: requireVerified, clockSkew: clockSkew,
+            cacheDir: cacheDir, auditFormat: auditFormat, defaultPolicy: defaultPolicy,
+            servicePolicies: servicePolicies)
+    }
+
+    static func list(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    static func isServiceName(_ s: Substring) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0)
+        }
+    }
+}

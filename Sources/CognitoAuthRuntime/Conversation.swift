@@ -1,0 +1,132 @@
+import CognitoAuthCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum ConversationReply: Sendable, Equatable {
+    /// One answer per prompt, in order.
+    case answers([String])
+    /// The loopback listener received our redirect while the person was being asked (terminal only:
+    /// PAM's conversation function cannot be interrupted).
+    case callbackArrived
+}
+
+public enum ConversationFailure: Error, Sendable, CustomStringConvertible {
+    case failed(String)
+    case timedOut
+    case protocolViolation(String)
+    public var description: String {
+        switch self {
+        case .failed(let m): return "conversation failed: \(m)"
+        case .timedOut: return "no answer before login_timeout"
+        case .protocolViolation(let m): return "protocol violation: \(m)"
+        }
+    }
+}
+
+/// How the helper talks to the person: through pam_cognito.so (socket) or a terminal (`test`, `demo`).
+public protocol Conversation: AnyObject {
+    /// Shows the messages in one go and returns the answers. While waiting it serves `listener`.
+    func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply
+}
+
+/// The helper's end of the pam_cognito.so socket (pam/PROTOCOL.md).
+public final class SocketConversation: Conversation {
+    let fd: Int32
+    let reader: LineReader
+
+    public init(fd: Int32) {
+        self.fd = fd
+        self.reader = LineReader(fd: fd, maxLine: WireMessage.maxLineBytes)
+    }
+
+    public func send(_ message: WireMessage) -> Bool { writeAll(fd, message.encoded()) }
+
+    /// Reads the next message, serving the listener meanwhile.
+    public func receive(deadline: Deadline, listener: LoopbackListener? = nil) throws(ConversationFailure) -> WireMessage {
+        while true {
+            switch reader.readAvailable() {
+            case .line(var bytes):
+                defer { for i in bytes.indices { bytes[i] = 0 } }
+                switch WireMessage.decode(bytes) {
+                case .success(let m): return m
+                case .failure(let r): throw .protocolViolation(r.detail)
+                }
+            case .eof: throw .failed("pam_cognito.so closed the connection")
+            case .tooLong: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
+            case .none: break
+            }
+            var fds = [fd]
+            if let listener { fds.append(listener.fd) }
+            let ready = pollReadable(fds, until: deadline)
+            if ready.isEmpty { throw .timedOut }
+            if let listener, ready.contains(listener.fd) { listener.handleReadable() }
+        }
+    }
+
+    public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+        let conv = WireMessage("CONV", messages.map { ($0.wireStyle, $0.text) })
+        guard send(conv) else { throw .failed("cannot write to pam_cognito.so") }
+        let reply = try receive(deadline: deadline, listener: listener)
+        switch reply.verb {
+        case "ANSWER":
+            let answers = reply.values("r")
+            let prompts = messages.filter(\.isPrompt).count
+            guard answers.count == prompts, reply.fields.allSatisfy({ $0.key == "r" }) else {
+                throw .protocolViolation("ANSWER carries \(answers.count) responses for \(prompts) prompts")
+            }
+            return .answers(answers)
+        case "CONVFAIL":
+            throw .failed("the PAM conversation function failed")
+        default:
+            throw .protocolViolation("expected ANSWER or CONVFAIL, got \(reply.verb)")
+        }
+    }
+}
+
+/// A terminal: messages to an output descriptor, answers from an input descriptor.
+public final class TerminalConversation: Conversation {
+    let input: Int32
+    let output: Int32
+    let reader: LineReader
+
+    public init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) {
+        self.input = input; self.output = output
+        self.reader = LineReader(fd: input, maxLine: RedirectParser.maxInputBytes + 1)
+    }
+
+    public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+        var answers: [String] = []
+        for m in messages {
+            let text = m.isPrompt ? m.text : m.text + "\n"
+            _ = writeAll(output, Array(text.utf8))
+            guard m.isPrompt else { continue }
+            promptLoop: while true {
+                if let listener, listener.result != nil {
+                    _ = writeAll(output, Array("\n(the browser's redirect reached this host)\n".utf8))
+                    return .callbackArrived
+                }
+                switch reader.readAvailable() {
+                case .line(let bytes):
+                    answers.append(String(decoding: bytes, as: UTF8.self))
+                    break promptLoop
+                case .eof:
+                    throw .failed("end of input")
+                case .tooLong:
+                    // Handed on as over-long so the redirect parser refuses it with its own reason.
+                    answers.append(String(repeating: "x", count: RedirectParser.maxInputBytes + 1))
+                    reader.wipe()
+                    break promptLoop
+                case .none:
+                    var fds = [input]
+                    if let listener { fds.append(listener.fd) }
+                    let ready = pollReadable(fds, until: deadline)
+                    if ready.isEmpty { throw .timedOut }
+                    if let listener, ready.contains(listener.fd) { listener.handleReadable() }
+                }
+            }
+        }
+        return .answers(answers)
+    }
+}

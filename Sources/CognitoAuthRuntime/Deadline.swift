@@ -1,0 +1,100 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A point on the monotonic clock; wall-clock changes cannot stretch or cut a login.
+public struct Deadline: Sendable {
+    public let at: UInt64   // nanoseconds, CLOCK_MONOTONIC
+
+    public static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+    public static func after(seconds: Double) -> Deadline {
+        Deadline(at: now() + UInt64(max(0, seconds) * 1_000_000_000))
+    }
+    public var remainingMilliseconds: Int32 {
+        let n = Deadline.now()
+        guard at > n else { return 0 }
+        return Int32(min(UInt64(Int32.max), (at - n) / 1_000_000))
+    }
+    public var passed: Bool { Deadline.now() >= at }
+    public func earlier(_ other: Deadline) -> Deadline { at <= other.at ? self : other }
+}
+
+/// Polls a set of descriptors for readability until a deadline. Returns the readable ones; empty
+/// when the deadline passed.
+func pollReadable(_ fds: [Int32], until deadline: Deadline) -> [Int32] {
+    var set = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    while true {
+        let rc = poll(&set, nfds_t(set.count), deadline.remainingMilliseconds)
+        if rc < 0 && errno == EINTR { continue }
+        if rc <= 0 { return [] }
+        return set.filter { $0.revents != 0 }.map(\.fd)
+    }
+}
+
+/// Newline-framed reading from a descriptor with a line cap.
+final class LineReader {
+    let fd: Int32
+    let maxLine: Int
+    private var buffer: [UInt8] = []
+    private(set) var eof = false
+
+    init(fd: Int32, maxLine: Int) { self.fd = fd; self.maxLine = maxLine }
+
+    enum Line { case line([UInt8]); case none; case eof; case tooLong }
+
+    /// Reads what is available (call when poll says readable) and returns a complete line if any.
+    func readAvailable() -> Line {
+        if let l = takeLine() { return l }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = chunk.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return -1 }
+            return read(fd, base, raw.count)
+        }
+        if n < 0 { return (errno == EINTR || errno == EAGAIN) ? .none : .eof }
+        if n == 0 { eof = true; return buffer.isEmpty ? .eof : .tooLong }
+        buffer += chunk[0..<n]
+        return takeLine() ?? .none
+    }
+
+    private func takeLine() -> Line? {
+        if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = Array(buffer[..<nl])
+            buffer.removeSubrange(...nl)
+            return line.count >= maxLine ? .tooLong : .line(line)
+        }
+        return buffer.count >= maxLine ? .tooLong : nil
+    }
+
+    /// Wipes buffered bytes (they may hold a pasted authorization code).
+    func wipe() { for i in buffer.indices { buffer[i] = 0 }; buffer.removeAll() }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return -1 }
+            return send(fd, base + off, raw.count - off, Int32(MSG_NOSIGNAL))
+        }
+        if n < 0 {
+            if errno == EINTR { continue }
+            if errno == ENOTSOCK {
+                let w = bytes.withUnsafeBytes { raw -> Int in
+                    guard let base = raw.baseAddress else { return -1 }
+                    return write(fd, base + off, raw.count - off)
+                }
+                if w < 0 { if errno == EINTR { continue }; return false }
+                off += w
+                continue
+            }
+            return false
+        }
+        off += n
+    }
+    return true
+}

@@ -1,0 +1,125 @@
+import CognitoAuthCore
+import Foundation
+
+/// One step of a login as `cognito-auth test` shows it.
+public struct LoginStep: Sendable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+    public var milliseconds: Int
+    public init(name: String, passed: Bool, detail: String, milliseconds: Int) {
+        self.name = name; self.passed = passed; self.detail = detail; self.milliseconds = milliseconds
+    }
+}
+
+public struct LoginReport: Sendable {
+    public var decision: Decision
+    public var steps: [LoginStep]
+    public var notes: [String]
+}
+
+/// Runs one login from start to decision: local account, discovery, the sign-in method, token
+/// verification (with one JWKS refetch for an unknown kid), mapping and policy.
+public final class LoginEngine {
+    let loaded: LoadedConfig
+    let http: HTTPClient
+    let provider: OIDCProvider
+    let clock: () -> Date
+    let accountExists: (String) -> Bool
+    private var steps: [LoginStep] = []
+    private var stepStart = Deadline.now()
+
+    public init(loaded: LoadedConfig, clock: @escaping () -> Date = Date.init,
+                accountExists: @escaping (String) -> Bool = LocalAccounts.exists) {
+        self.loaded = loaded
+        self.http = HTTPClient(timeout: loaded.config.httpTimeout, caFile: loaded.config.caFile)
+        self.provider = OIDCProvider(config: loaded.config, http: http)
+        self.clock = clock
+        self.accountExists = accountExists
+    }
+
+    private func record(_ name: String, _ passed: Bool, _ detail: String) {
+        let now = Deadline.now()
+        steps.append(LoginStep(name: name, passed: passed, detail: detail, milliseconds: Int((now - stepStart) / 1_000_000)))
+        stepStart = now
+    }
+
+    /// - Parameters:
+    ///   - requestedUser: PAM_USER; nil for `cognito-auth test`.
+    ///   - expectedEmail: for `cognito-auth test EMAIL`: the person who must sign in.
+    public func run(service: String, requestedUser: String?, rhost: String, expectedEmail: String? = nil,
+                    conversation: Conversation, deadline: Deadline) -> LoginReport {
+        let config = loaded.config
+        stepStart = Deadline.now()
+        func finish(_ d: Decision) -> LoginReport { LoginReport(decision: d, steps: steps, notes: provider.notes) }
+        func fail(_ outcome: Outcome, _ r: Refusal, step: String) -> LoginReport {
+            record(step, false, r.detail)
+            return finish(Decision(outcome: outcome, reason: r.code, detail: "\(step): \(r.detail)", localUser: requestedUser))
+        }
+
+        if let user = requestedUser {
+            guard accountExists(user) else {
+                return fail(.unknownUser, Refusal(.noLocalAccount, "no local account \(user)"), step: "local account")
+            }
+        }
+
+        let metadata: ProviderMetadata
+        do {
+            metadata = try provider.metadata()
+            record("discovery", true, metadata.issuer)
+        } catch {
+            return fail(.unavailable, providerRefusal(error), step: "discovery")
+        }
+
+        let prompt = config.policy(forService: service).maxAuthAge > 0 ? "login" : nil
+        let method = CodeFlow(config: config, clientSecret: loaded.clientSecret, metadata: metadata, http: http, prompt: prompt)
+        let context = SignInContext(host: LocalAccounts.hostname(), user: requestedUser, rhost: rhost)
+        let tokens: TokenSet
+        switch method.signIn(context, conversation: conversation, deadline: deadline) {
+        case .failure(let f): return fail(f.outcome, f.refusal, step: "sign-in")
+        case .success(let t):
+            tokens = t
+            record("sign-in", true, method.listenerPort.map { "\(method.name), listener on port \($0)" } ?? "\(method.name), paste-back only")
+        }
+
+        var keys: JWKSet
+        do { keys = try provider.keys() } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+        let expect = TokenExpectations(issuer: config.issuer, clientId: config.clientId, nonce: method.expectedNonce,
+                                       accessToken: tokens.accessToken, clockSkew: config.clockSkew,
+                                       requireEmailVerified: config.requireEmailVerified, now: clock())
+        var verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
+        if verdict.failure?.code == .unknownKid {
+            // Keys rotate: fetch once more before calling the kid unknown.
+            do { keys = try provider.keys(refresh: true) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+            verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
+        }
+        record("JWKS", true, "\(keys.keys.count) keys")
+        for check in verdict.checks { steps.append(LoginStep(name: "token: \(check.name)", passed: check.passed, detail: check.detail, milliseconds: 0)) }
+
+        if let expectedEmail, verdict.failure == nil {
+            let email = verdict.unverifiedClaims["email"]?.stringValue ?? ""
+            let same = email.lowercased() == expectedEmail.lowercased()
+            record("email is \(expectedEmail)", same, same ? email : "signed in as \(email.isEmpty ? "(no email)" : email)")
+            if !same {
+                var d = LoginDecider.decide(.init(verdict: verdict, config: config, service: service, requestedUser: nil,
+                                                  mapFile: loaded.accountMap, accountExists: accountExists, now: clock())).0
+                d.outcome = .denied; d.reason = .accountMismatch
+                d.detail = "signed in as \(email), not \(expectedEmail)"
+                return finish(d)
+            }
+        }
+
+        let (decision, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
+                                                           requestedUser: requestedUser, mapFile: loaded.accountMap,
+                                                           accountExists: accountExists, now: clock()))
+        for check in checks { steps.append(LoginStep(name: check.name, passed: check.passed, detail: check.detail, milliseconds: 0)) }
+        return finish(decision)
+    }
+
+    func providerRefusal(_ error: ProviderError) -> Refusal {
+        switch error {
+        case .unreachable(let m): return Refusal(.idpUnavailable, m)
+        case .invalid(let r): return r
+        }
+    }
+}

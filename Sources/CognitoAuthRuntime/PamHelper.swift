@@ -1,0 +1,71 @@
+import CognitoAuthCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cognito-auth pam-helper`: the process pam_cognito.so starts for each login. It speaks
+/// pam/PROTOCOL.md on fd 3, writes exactly one audit line, and always ends with a RESULT (or, if
+/// the module is gone, just the audit line).
+public enum PamHelper {
+    public static let socketFD: Int32 = 3
+
+    public static func run() -> Int32 {
+        Syslog.open()
+        let began = Deadline.now()
+        let channel = SocketConversation(fd: socketFD)
+        let start: HelperStart
+        do {
+            let message = try channel.receive(deadline: Deadline.after(seconds: 10))
+            switch HelperStart.from(message) {
+            case .success(let s): start = s
+            case .failure(let r): throw ConversationFailure.protocolViolation(r.detail)
+            }
+        } catch {
+            Syslog.log(.error, "event=login result=unavailable reason=protocol_error detail=\(AuditEventValue.escape("no valid START from pam_cognito.so: \(error)"))")
+            return 1
+        }
+
+        func conclude(_ decision: Decision, format: Config.AuditFormat, extra: [(String, String)] = []) -> Int32 {
+            if decision.outcome != .allowed {
+                _ = try? channel.converse([.error(decision.userMessage)], listener: nil, deadline: Deadline.after(seconds: 5))
+            }
+            let ms = Int((Deadline.now() - began) / 1_000_000)
+            let event = AuditEvent(decision: decision, start: start, durationMs: ms, extra: extra)
+            Syslog.log(decision.outcome == .allowed ? .notice : .warning, event.render(format))
+            let result = WireMessage("RESULT", [("outcome", decision.outcome.rawValue),
+                                                ("user", decision.localUser ?? ""),
+                                                ("reason", decision.reason.rawValue)])
+            _ = channel.send(result)
+            close(socketFD)
+            return 0
+        }
+
+        let loaded: LoadedConfig
+        do {
+            loaded = try LoadedConfig.load(path: start.configPath)
+        } catch {
+            return conclude(Decision(outcome: .configError, reason: .configInvalid, detail: error.description), format: .kv)
+        }
+        let timeout = loaded.config.loginTimeout
+        guard channel.send(WireMessage("HELLO", [("v", "1"), ("timeout", String(timeout))])) else { return 1 }
+        // A backstop: whatever happens, this process does not outlive the module's deadline.
+        alarm(UInt32(timeout + 4))
+
+        let engine = LoginEngine(loaded: loaded)
+        let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost,
+                                conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
+        var decision = report.decision
+        // Only an allowed decision for exactly PAM_USER goes back as allowed.
+        if decision.outcome == .allowed && decision.localUser != start.user {
+            decision.outcome = .denied; decision.reason = .accountMismatch
+        }
+        let extra = report.notes.map { ("note", $0) }
+        return conclude(decision, format: loaded.config.auditFormat, extra: extra)
+    }
+}
+
+/// Escaping of one audit value outside a full event.
+public enum AuditEventValue {
+    public static func escape(_ s: String) -> String { AuditEvent.kvValue(s) }
+}

@@ -1,0 +1,27 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The audit trail: LOG_AUTHPRIV, ident `cognito-auth`. The message is always passed as an argument
+/// to "%s", so text from a token can never act as a format string.
+public enum Syslog {
+    public enum Level { case info, notice, warning, error }
+
+    public static func open() {
+        openlog("cognito-auth", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV)
+    }
+
+    public static func log(_ level: Level, _ message: String) {
+        let priority: Int32
+        switch level {
+        case .info: priority = LOG_INFO
+        case .notice: priority = LOG_NOTICE
+        case .warning: priority = LOG_WARNING
+        case .error: priority = LOG_ERR
+        }
+        // Keep one event on one line.
+        let line = message.replacingOccurrences(of: "\n", with: "\\n")
+        withVaList([line]) { vsyslog(LOG_AUTHPRIV | priority, "%s", $0) }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import CognitoAuthCore
+import CognitoAuthRuntime
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct CognitoAuth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cognito-auth",
+        abstract: "Admit people to this host with their Amazon Cognito accounts (SSH, console, sudo).",
+        discussion: """
+        Exit codes: 0 allowed / all good; 1 refused (the reason is printed); 2 usage or
+        configuration error; 3 identity provider or network unavailable.
+        """,
+        subcommands: [TestCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self]
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Configuration file.")
+    var config: String = "/etc/cognito-auth/cognito-auth.conf"
+}
+
+/// Loads the configuration or exits 2 with the file, line and key.
+func loadConfigOrExit(_ path: String, requiredOwner: uid_t = 0) throws -> LoadedConfig {
+    do {
+        return try LoadedConfig.load(path: path, requiredOwner: requiredOwner)
+    } catch {
+        printError("✗ config: \(error.description)")
+        throw ExitCode(2)
+    }
+}
+
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+struct PamHelperCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pam-helper",
+        abstract: "Internal: started by pam_cognito.so, speaks pam/PROTOCOL.md on fd 3.",
+        shouldDisplay: false)
+
+    func run() throws {
+        let rc = PamHelper.run()
+        if rc != 0 { throw ExitCode(rc) }
+    }
+}

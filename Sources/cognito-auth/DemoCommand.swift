@@ -1,0 +1,175 @@
+import ArgumentParser
+import CognitoAuthCore
+import CognitoAuthRuntime
+import CognitoEmulator
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cognito-auth emulator`: the embedded Cognito emulator as a process, for out-of-process tests
+/// (the integration suite) and for trying a config by hand. Loopback only.
+struct EmulatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emulator",
+        abstract: "Serve the embedded Cognito user-pool emulator on 127.0.0.1 (for tests and trials).")
+
+    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port: UInt16 = 0
+    @Option(help: "User pool id.") var poolId: String = "us-east-1_Example"
+    @Option(help: "App client id.") var clientId: String = "cognito-auth-client"
+    @Option(help: "App client secret (omit for a public client).") var clientSecret: String?
+    @Option(name: .customLong("redirect-uri"), help: "Registered callback URL (repeat for several).")
+    var redirectURIs: [String] = ["http://localhost:8400/callback"]
+
+    func run() throws {
+        let emulator = CognitoEmulator(userPoolId: poolId,
+                                       client: EmulatorClient(clientId: clientId, clientSecret: clientSecret, redirectURIs: redirectURIs))
+        let bound = try emulator.start(port: port)
+        let ready: JSONValue = .object([
+            "port": .number(Double(bound)), "issuer": .string(emulator.issuer),
+            "discovery_url": .string(emulator.discoveryURL), "admin": .string(emulator.baseURL + "/_emulator/"),
+        ])
+        FileHandle.standardOutput.write(Data((ready.jsonText + "\n").utf8))
+        while true { sleep(3600) }
+    }
+}
+
+/// `cognito-auth demo`: a sample pool on the embedded emulator and a real sign-in against it,
+/// through the same engine the PAM helper runs.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a real sign-in against the embedded Cognito emulator with a sample pool.")
+
+    @Flag(help: "Play the browser too (sign in as alice automatically).") var auto = false
+    @Option(help: "Sign in as this sample user in --auto mode (alice@example.com or bob@example.com).")
+    var user: String = "alice@example.com"
+
+    static let users = [
+        EmulatorUser(email: "alice@example.com", password: "Alice-demo-pw1", groups: ["linux-admins"]),
+        EmulatorUser(email: "bob@example.com", password: "Bob-demo-pw1", groups: ["staff"]),
+    ]
+
+    func run() throws {
+        let redirectURIs = (8400...8403).map { "http://localhost:\($0)/callback" }
+        let emulator = CognitoEmulator(client: EmulatorClient(clientId: "demo-client", clientSecret: "demo-secret",
+                                                              redirectURIs: redirectURIs),
+                                       users: Self.users)
+        try emulator.start()
+        defer { emulator.stop() }
+
+        // The demo maps both sample people to the account running it, so the local-account check
+        // is real; the group policy then admits alice and refuses bob.
+        let me = String(cString: getpwuid(geteuid())?.pointee.pw_name ?? strdup("root"))
+        let dir = try makePrivateDirectory()
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        try writePrivate("\(dir)/client-secret", "demo-secret\n")
+        try writePrivate("\(dir)/accounts", Self.users.map { "\($0.email) \(me)" }.joined(separator: "\n") + "\n")
+        let configPath = "\(dir)/cognito-auth.conf"
+        try writePrivate(configPath, """
+            # Written by `cognito-auth demo` for the embedded emulator.
+            region = us-east-1
+            user_pool_id = us-east-1_Example
+            client_id = demo-client
+            client_secret_file = \(dir)/client-secret
+            issuer = \(emulator.issuer)
+            redirect_uris = \(redirectURIs.joined(separator: ", "))
+            account_map = file:\(dir)/accounts
+            allowed_groups = linux-admins
+            login_timeout = 300
+            cache_dir = \(dir)/cache
+
+            """)
+        print("Embedded Cognito emulator on \(emulator.baseURL) (issuer \(emulator.issuer))")
+        print("Sample pool: alice@example.com / Alice-demo-pw1 (group linux-admins), bob@example.com / Bob-demo-pw1 (group staff)")
+        print("Policy: allowed_groups = linux-admins; both people map to the local account '\(me)'.")
+        print("Config used: \(configPath)\n")
+
+        let loaded = try loadConfigOrExit(configPath, requiredOwner: geteuid())
+        let conversation: Conversation
+        if auto {
+            guard let person = Self.users.first(where: { $0.email == user }) else {
+                printError("unknown sample user \(user)")
+                throw ExitCode(2)
+            }
+            conversation = BrowserConversation(email: person.email, password: person.password)
+        } else {
+            conversation = TerminalConversation()
+        }
+        let report = runInteractiveLogin(loaded: loaded, service: "sshd", expectedEmail: nil, conversation: conversation)
+        printReport(report, json: false, configPath: configPath)
+        let code = report.decision.outcome.exitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    func makePrivateDirectory() throws -> String {
+        var template = Array("/tmp/cognito-auth-demo-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw ExitCode(2) }
+        return String(cString: p)
+    }
+
+    func writePrivate(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ExitCode(2) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ raw in raw.baseAddress.map { write(fd, $0, raw.count) } ?? -1 }) == bytes.count else { throw ExitCode(2) }
+    }
+}
+
+/// The `--auto` browser: reads the sign-in URL from the prompt, fills the emulator's sign-in form
+/// over HTTP, and follows the redirect to this host's loopback listener, as a browser would.
+final class BrowserConversation: Conversation {
+    let email: String
+    let password: String
+    init(email: String, password: String) { self.email = email; self.password = password }
+
+    func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+        for m in messages { print(m.text) }
+        guard let url = messages.flatMap({ $0.text.split(separator: "\n") })
+            .map({ $0.trimmingCharacters(in: .whitespaces) })
+            .first(where: { $0.hasPrefix("http") }) else {
+            return .answers(messages.filter(\.isPrompt).map { _ in "" })
+        }
+        print("[browser] opening the sign-in page and signing in as \(email)")
+        let outcome = BrowserOutcome()
+        let (email, password) = (self.email, self.password)
+        let browserDone = DispatchSemaphore(value: 0)
+        let followRedirect = listener != nil
+        Task.detached {
+            do {
+                let redirect = try await TestBrowser.signIn(authorizeURL: url, email: email, password: password)
+                outcome.set(redirect: redirect)
+                if followRedirect { _ = try await TestBrowser.follow(redirect) }
+            } catch {
+                outcome.set(error: "\(error)")
+            }
+            browserDone.signal()
+        }
+        if let listener {
+            // Serve the loopback listener while the browser follows the redirect to it.
+            while listener.result == nil, !deadline.passed, outcome.error == nil {
+                var p = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 200) > 0 { listener.handleReadable() }
+            }
+            if listener.result != nil {
+                print("[browser] redirected to this host's listener on port \(listener.redirectURI.port)")
+                return .callbackArrived
+            }
+        }
+        _ = browserDone.wait(timeout: .now() + .milliseconds(Int(deadline.remainingMilliseconds)))
+        if let error = outcome.error { throw .failed("browser: \(error)") }
+        print("[browser] pasting the redirect address")
+        return .answers([outcome.redirect ?? ""])
+    }
+}
+
+private final class BrowserOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _redirect: String?
+    private var _error: String?
+    var redirect: String? { lock.withLock { _redirect } }
+    var error: String? { lock.withLock { _error } }
+    func set(redirect: String) { lock.withLock { _redirect = redirect } }
+    func set(error: String) { lock.withLock { _error = error } }
+}
