@@ -46,22 +46,27 @@ public final class SocketConversation: Conversation {
     /// Reads the next message, serving the listener meanwhile.
     public func receive(deadline: Deadline, listener: LoopbackListener? = nil) throws(ConversationFailure) -> WireMessage {
         while true {
-            switch reader.readAvailable() {
-            case .line(var bytes):
+            // Only read when poll says so: a blocking read here would starve the listener.
+            var next = reader.buffered()
+            if next == nil {
+                var fds = [fd]
+                if let listener { fds.append(listener.fd) }
+                let ready = pollReadable(fds, until: deadline)
+                if ready.isEmpty { throw .timedOut }
+                if let listener, ready.contains(listener.fd) { listener.handleReadable() }
+                if ready.contains(fd) { next = reader.readAvailable() }
+            }
+            switch next {
+            case .line(var bytes)?:
                 defer { for i in bytes.indices { bytes[i] = 0 } }
                 switch WireMessage.decode(bytes) {
                 case .success(let m): return m
                 case .failure(let r): throw .protocolViolation(r.detail)
                 }
-            case .eof: throw .failed("pam_cognito.so closed the connection")
-            case .tooLong: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
-            case .none: break
+            case .eof?: throw .failed("pam_cognito.so closed the connection")
+            case .tooLong?: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
+            case .none?, nil: continue
             }
-            var fds = [fd]
-            if let listener { fds.append(listener.fd) }
-            let ready = pollReadable(fds, until: deadline)
-            if ready.isEmpty { throw .timedOut }
-            if let listener, ready.contains(listener.fd) { listener.handleReadable() }
         }
     }
 
@@ -107,23 +112,28 @@ public final class TerminalConversation: Conversation {
                     _ = writeAll(output, Array("\n(the browser's redirect reached this host)\n".utf8))
                     return .callbackArrived
                 }
-                switch reader.readAvailable() {
-                case .line(let bytes):
-                    answers.append(String(decoding: bytes, as: UTF8.self))
-                    break promptLoop
-                case .eof:
-                    throw .failed("end of input")
-                case .tooLong:
-                    // Handed on as over-long so the redirect parser refuses it with its own reason.
-                    answers.append(String(repeating: "x", count: RedirectParser.maxInputBytes + 1))
-                    reader.wipe()
-                    break promptLoop
-                case .none:
+                var next = reader.buffered()
+                if next == nil {
                     var fds = [input]
                     if let listener { fds.append(listener.fd) }
                     let ready = pollReadable(fds, until: deadline)
                     if ready.isEmpty { throw .timedOut }
                     if let listener, ready.contains(listener.fd) { listener.handleReadable() }
+                    if ready.contains(input) { next = reader.readAvailable() }
+                }
+                switch next {
+                case .line(let bytes)?:
+                    answers.append(String(decoding: bytes, as: UTF8.self))
+                    break promptLoop
+                case .eof?:
+                    throw .failed("end of input")
+                case .tooLong?:
+                    // Handed on as over-long so the redirect parser refuses it with its own reason.
+                    answers.append(String(repeating: "x", count: RedirectParser.maxInputBytes + 1))
+                    reader.wipe()
+                    break promptLoop
+                case .none?, nil:
+                    continue
                 }
             }
         }

@@ -47,7 +47,10 @@ final class LineReader {
 
     enum Line { case line([UInt8]); case none; case eof; case tooLong }
 
-    /// Reads what is available (call when poll says readable) and returns a complete line if any.
+    /// A complete line already buffered, without touching the descriptor.
+    func buffered() -> Line? { takeLine() }
+
+    /// Reads once (call only when poll says readable) and returns a complete line if any.
     func readAvailable() -> Line {
         if let l = takeLine() { return l }
         var chunk = [UInt8](repeating: 0, count: 4096)

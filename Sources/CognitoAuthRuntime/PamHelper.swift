@@ -45,6 +45,8 @@ public enum PamHelper {
         do {
             loaded = try LoadedConfig.load(path: start.configPath)
         } catch {
+            // No login_timeout without a config: announce a short one so the person still gets told.
+            _ = channel.send(WireMessage("HELLO", [("v", "1"), ("timeout", "30")]))
             return conclude(Decision(outcome: .configError, reason: .configInvalid, detail: error.description), format: .kv)
         }
         let timeout = loaded.config.loginTimeout

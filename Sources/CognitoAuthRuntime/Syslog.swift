@@ -8,8 +8,12 @@ import Glibc
 public enum Syslog {
     public enum Level { case info, notice, warning, error }
 
+    /// openlog(3) keeps the ident pointer, so it must outlive every syslog call: one allocation
+    /// for the life of the process.
+    nonisolated(unsafe) private static let ident = strdup("cognito-auth")
+
     public static func open() {
-        openlog("cognito-auth", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV)
+        openlog(ident, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV)
     }
 
     public static func log(_ level: Level, _ message: String) {
@@ -22,6 +26,8 @@ public enum Syslog {
         }
         // Keep one event on one line.
         let line = message.replacingOccurrences(of: "\n", with: "\\n")
-        withVaList([line]) { vsyslog(LOG_AUTHPRIV | priority, "%s", $0) }
+        line.withCString { text in
+            withVaList([text]) { vsyslog(LOG_AUTHPRIV | priority, "%s", $0) }
+        }
     }
 }

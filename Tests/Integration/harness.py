@@ -1,0 +1,281 @@
+"""Shared pieces of the integration tests: the built artifacts, a real rsyslogd, the Cognito
+emulator process, local accounts, a test browser, and pamtester under pam_wrapper."""
+import html
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+import pexpect
+import pytest
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HELPER = os.environ.get("COGNITO_AUTH_HELPER", os.path.join(ROOT, ".build", "debug", "cognito-auth"))
+MODULE = os.path.join(ROOT, "pam", "pam_cognito.so")
+PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+CLIENT_ID = "itest-client"
+CLIENT_SECRET = "itest-secret-value"
+
+# PAM result texts as pamtester prints them (pam_strerror of Linux-PAM 1.5).
+PAM_SUCCESS = "successfully authenticated"
+PAM_AUTH_ERR = "Authentication failure"
+PAM_USER_UNKNOWN = "User not known to the underlying authentication module"
+PAM_AUTHINFO_UNAVAIL = "Authentication service cannot retrieve authentication info"
+PAM_SERVICE_ERR = "Error in service module"
+PAM_PERM_DENIED = "Permission denied"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- syslog
+
+class Syslog:
+    """A real rsyslogd on /dev/log writing authpriv.* to a file of this test run."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.log = os.path.join(workdir, "authpriv.log")
+        self.proc = None
+
+    def start(self):
+        if os.path.exists("/dev/log"):
+            raise RuntimeError("/dev/log already exists: another syslog daemon owns it; stop it to run these tests")
+        conf = os.path.join(self.dir, "rsyslog.conf")
+        with open(conf, "w") as f:
+            f.write(f'''global(workDirectory="{self.dir}")
+module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
+template(name="line" type="string" string="%programname%[%procid%]: %msg%\\n")
+authpriv.* action(type="omfile" file="{self.log}" template="line")
+''')
+        open(self.log, "a").close()
+        self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i", os.path.join(self.dir, "rsyslogd.pid")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            if os.path.exists("/dev/log"):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("rsyslogd did not create /dev/log")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if os.path.exists("/dev/log") and not os.path.isfile("/dev/log"):
+            try:
+                os.unlink("/dev/log")
+            except OSError:
+                pass
+
+    def lines(self):
+        with open(self.log, errors="replace") as f:
+            return f.read().splitlines()
+
+    def audit_lines(self, marker, timeout=5.0, count=1):
+        """Audit lines of the helper that contain `marker` (e.g. a unique rhost=...)."""
+        deadline = time.time() + timeout
+        found = []
+        while time.time() < deadline:
+            found = [l for l in self.lines() if l.startswith("cognito-auth[") and "event=login" in l and marker in l]
+            if len(found) >= count:
+                time.sleep(0.3)  # would a second line follow?
+                return [l for l in self.lines() if l.startswith("cognito-auth[") and "event=login" in l and marker in l]
+            time.sleep(0.1)
+        return found
+
+
+def kv_fields(line):
+    """Splits an audit line into (key, value) pairs the way a log parser would."""
+    body = line.split(": ", 1)[1]
+    out = []
+    for m in re.finditer(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)', body):
+        v = m.group(2)
+        if v.startswith('"'):
+            v = re.sub(r'\\(.)', r'\1', v[1:-1])
+        out.append((m.group(1), v))
+    return out
+
+
+# ---------------------------------------------------------------- emulator
+
+class Emulator:
+    def __init__(self, redirect_uris, client_secret=CLIENT_SECRET):
+        args = [HELPER, "emulator", "--port", "0", "--client-id", CLIENT_ID]
+        if client_secret:
+            args += ["--client-secret", client_secret]
+        for u in redirect_uris:
+            args += ["--redirect-uri", u]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("emulator did not start: " + self.proc.stderr.read())
+        info = json.loads(line)
+        self.port = info["port"]
+        self.issuer = info["issuer"]
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def add_user(self, email, password, groups=(), email_verified=True, **extra):
+        body = {"email": email, "password": password, "groups": list(groups), "email_verified": email_verified}
+        body.update(extra)
+        r = requests.post(self.base + "/_emulator/users", json=body, timeout=5)
+        assert r.status_code == 201, r.text
+
+    def fault(self, name):
+        r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5)
+        assert r.status_code == 200, r.text
+
+    def stats(self):
+        return requests.get(self.base + "/_emulator/stats", timeout=5).json()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+# ---------------------------------------------------------------- browser
+
+class Browser:
+    """Plays the person's browser: opens the authorize URL, fills the hosted UI's sign-in form and
+    returns the redirect Location (without following it)."""
+
+    def sign_in(self, authorize_url, email, password):
+        s = requests.Session()
+        url = authorize_url
+        host = urllib.parse.urlsplit(authorize_url).netloc
+        for _ in range(5):
+            # Cognito sends /oauth2/authorize on to its hosted UI's /login; follow only that host.
+            r = s.get(url, allow_redirects=False, timeout=10)
+            if r.status_code not in (301, 302, 303) or urllib.parse.urlsplit(
+                    urllib.parse.urljoin(url, r.headers["Location"])).netloc != host:
+                break
+            url = urllib.parse.urljoin(url, r.headers["Location"])
+        assert r.status_code == 200, (r.status_code, r.headers.get("Location"), r.text[:300])
+        m = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', r.text)
+        assert m, r.text[:500]
+        action = urllib.parse.urljoin(url, html.unescape(m.group(1)))
+        r = s.post(action, data={"username": email, "password": password}, allow_redirects=False, timeout=10)
+        assert r.status_code == 302, (r.status_code, r.text[:300])
+        return r.headers["Location"]
+
+    def follow(self, url):
+        return requests.get(url, allow_redirects=False, timeout=10)
+
+
+# ---------------------------------------------------------------- accounts
+
+class LocalAccounts:
+    """Creates the test's local accounts with useradd and removes the ones it created."""
+
+    def __init__(self):
+        self.created = []
+
+    def ensure(self, name):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+            self.created.append(name)
+
+    def absent(self, name):
+        try:
+            pwd.getpwnam(name)
+            raise RuntimeError(f"test needs account {name} to be absent")
+        except KeyError:
+            pass
+
+    def cleanup(self):
+        for name in self.created:
+            subprocess.run(["userdel", name], check=False)
+
+
+# ---------------------------------------------------------------- PAM
+
+def write_private(path, text, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class PamSetup:
+    """A config file and a pam_wrapper service directory for one test."""
+
+    def __init__(self, workdir, emulator, redirect_uris, extra_config="", service="cognito", module_args=""):
+        self.dir = tempfile.mkdtemp(dir=workdir)
+        os.chmod(self.dir, 0o755)
+        self.service = service
+        self.config = os.path.join(self.dir, "cognito-auth.conf")
+        secret = os.path.join(self.dir, "client-secret")
+        write_private(secret, CLIENT_SECRET + "\n")
+        write_private(self.config, f"""region = us-east-1
+user_pool_id = us-east-1_Example
+client_id = {CLIENT_ID}
+client_secret_file = {secret}
+issuer = {emulator.issuer}
+redirect_uris = {", ".join(redirect_uris)}
+allowed_groups = linux-admins
+login_timeout = 60
+http_timeout = 3
+cache_dir = {self.dir}/cache
+{extra_config}
+""")
+        self.services = os.path.join(self.dir, "pam.d")
+        os.mkdir(self.services)
+        with open(os.path.join(self.services, service), "w") as f:
+            f.write(f"auth required {MODULE} config={self.config} helper={HELPER} {module_args}\n")
+            f.write(f"account required {MODULE} config={self.config} helper={HELPER}\n")
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.services})
+        return e
+
+    def pamtester(self, user, rhost, *ops):
+        ops = ops or ("authenticate",)
+        return pexpect.spawn("pamtester", ["-I", f"rhost={rhost}", self.service, user, *ops],
+                             env=self.env(), encoding="utf-8", timeout=30)
+
+
+URL_RE = re.compile(r"(https?://\S+/oauth2/authorize\?\S+)")
+
+
+def read_prompt(child):
+    """Waits for the Redirect URL prompt; returns (text shown before it, the sign-in URL)."""
+    child.expect(r"Redirect URL: ")
+    shown = child.before
+    m = URL_RE.search(shown)
+    assert m, shown
+    return shown, m.group(1)
+
+
+def helper_processes():
+    """PIDs of running `cognito-auth pam-helper` processes (argv, not a pattern over command lines)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 2 and argv[0].endswith(b"cognito-auth") and argv[1] == b"pam-helper":
+            pids.append(int(pid))
+    return pids
+
+
+def pam_result(child, timeout=30):
+    child.expect(pexpect.EOF, timeout=timeout)
+    child.close()
+    return child.before

@@ -1,0 +1,205 @@
+"""Issue 2 acceptance: sign-ins through the real PAM stack (pamtester under pam_wrapper) with the
+built pam_cognito.so, the built cognito-auth helper, the Cognito emulator, a test browser and a
+real rsyslogd collecting the audit lines."""
+import itertools
+import os
+import tempfile
+import time
+
+import pexpect
+import pytest
+
+from harness import (HELPER, MODULE, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAM_USER_UNKNOWN,
+                     PAM_SERVICE_ERR, Browser, Emulator, LocalAccounts, PamSetup, Syslog, free_port, helper_processes, kv_fields,
+                     pam_result, read_prompt)
+
+ALICE = ("alice@example.com", "Alice-pw-1")
+BOB = ("bob@example.com", "Bob-pw-1")
+_rhost = itertools.count(1)
+
+
+def rhost():
+    """A unique client address per attempt, so each test finds its own audit line."""
+    return f"198.51.100.{next(_rhost)}"
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    d = tempfile.mkdtemp(prefix="cognito-itest-")
+    os.chmod(d, 0o755)
+    return d
+
+
+@pytest.fixture(scope="module")
+def syslog(workdir):
+    s = Syslog(workdir).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    a = LocalAccounts()
+    a.ensure("alice")
+    a.ensure("bob")
+    yield a
+    a.cleanup()
+
+
+@pytest.fixture(scope="module")
+def redirect_uris():
+    return [f"http://localhost:{free_port()}/callback", f"http://localhost:{free_port()}/callback"]
+
+
+@pytest.fixture(scope="module")
+def emulator(redirect_uris):
+    e = Emulator(redirect_uris)
+    e.add_user(*ALICE, groups=["linux-admins"])
+    e.add_user(*BOB, groups=["staff"])
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def pam(workdir, emulator, redirect_uris, accounts, syslog):
+    return PamSetup(workdir, emulator, redirect_uris)
+
+
+def one_audit_line(syslog, marker):
+    lines = syslog.audit_lines(marker)
+    assert len(lines) == 1, lines
+    return dict(kv_fields(lines[0]))
+
+
+def test_alice_admitted_by_pasting_the_redirect_url(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    shown, url = read_prompt(child)
+    assert "as alice" in shown and f"request from {host}" in shown
+    location = Browser().sign_in(url, *ALICE)
+    child.sendline(location)
+    assert PAM_SUCCESS in pam_result(child)
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"], a["user"], a["email"]) == ("allowed", "ok", "alice", "alice@example.com")
+    assert a["service"] == "cognito" and a["groups"] == "linux-admins" and a["sub"]
+
+
+def test_alice_admitted_through_the_loopback_callback(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    _, url = read_prompt(child)
+    location = Browser().sign_in(url, *ALICE)
+    page = Browser().follow(location)          # the browser lands on the helper's listener
+    assert page.status_code == 200 and "close this tab" in page.text
+    child.sendline("")                          # and the person just presses Enter
+    assert PAM_SUCCESS in pam_result(child)
+    assert one_audit_line(syslog, f"rhost={host}")["result"] == "allowed"
+
+
+def test_bob_in_staff_only_is_refused_by_group_policy(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("bob", host)
+    _, url = read_prompt(child)
+    child.sendline(Browser().sign_in(url, *BOB))
+    out = pam_result(child)
+    assert PAM_AUTH_ERR in out and PAM_SUCCESS not in out
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"], a["groups"]) == ("policy_denied", "group_not_allowed", "staff")
+
+
+def test_alice_signing_in_for_bobs_account_is_refused(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("bob", host)
+    _, url = read_prompt(child)
+    child.sendline(Browser().sign_in(url, *ALICE))
+    assert PAM_AUTH_ERR in pam_result(child)
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"], a["user"], a["email"]) == ("denied", "account_mismatch", "bob", "alice@example.com")
+
+
+def test_user_without_local_account_is_unknown(pam, syslog, accounts):
+    accounts.absent("carol-nosuch")
+    host = rhost()
+    child = pam.pamtester("carol-nosuch", host)
+    out = pam_result(child)
+    assert PAM_USER_UNKNOWN in out
+    assert "oauth2/authorize" not in out, "no sign-in link for an account that does not exist"
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("unknown_user", "no_local_account")
+
+
+def test_pasted_url_with_another_state_is_refused(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    _, url = read_prompt(child)
+    location = Browser().sign_in(url, *ALICE)
+    forged = location.replace("state=", "state=x")
+    child.sendline(forged)
+    assert PAM_AUTH_ERR in pam_result(child)
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("denied", "state_mismatch")
+
+
+def test_garbage_paste_is_refused(pam, syslog):
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    read_prompt(child)
+    child.sendline("definitely not a url")
+    assert PAM_AUTH_ERR in pam_result(child)
+    assert one_audit_line(syslog, f"rhost={host}")["reason"] == "bad_redirect"
+
+
+@pytest.mark.parametrize("fault,reason", [
+    ("bad_signature", "bad_signature"),
+    ("unknown_kid", "unknown_kid"),
+    ("alg_none", "alg_not_allowed"),
+    ("wrong_aud", "wrong_audience"),
+    ("wrong_iss", "wrong_issuer"),
+    ("token_use_access", "wrong_token_use"),
+    ("expired", "expired"),
+    ("nonce_mismatch", "nonce_mismatch"),
+    ("email_verified_false", "email_not_verified"),
+])
+def test_token_fault_is_refused_through_pam(pam, syslog, emulator, fault, reason):
+    host = rhost()
+    emulator.fault(fault)
+    try:
+        child = pam.pamtester("alice", host)
+        _, url = read_prompt(child)
+        child.sendline(Browser().sign_in(url, *ALICE))
+        out = pam_result(child)
+    finally:
+        emulator.fault(None)
+    assert PAM_AUTH_ERR in out and PAM_SUCCESS not in out
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("denied", reason)
+
+
+def test_bad_config_is_a_service_error(pam, syslog):
+    with open(pam.config, "a") as f:
+        f.write("no_such_key = 1\n")
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    assert PAM_SERVICE_ERR in pam_result(child)
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("config_error", "config_invalid")
+    assert a["detail"] == f"{pam.config}:12: no_such_key: unknown key"
+
+
+def test_emulator_stopped_is_unavailable_within_http_timeout(workdir, redirect_uris, accounts, syslog):
+    e = Emulator(redirect_uris)
+    pam = PamSetup(workdir, e, redirect_uris)
+    e.stop()
+    host = rhost()
+    started = time.monotonic()
+    child = pam.pamtester("alice", host)
+    out = pam_result(child)
+    elapsed = time.monotonic() - started
+    assert PAM_AUTHINFO_UNAVAIL in out
+    assert elapsed < 3 + 2, f"took {elapsed:.1f} s with http_timeout = 3"
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("unavailable", "idp_unavailable")
+
+
+def test_no_helper_process_is_left_behind(pam):
+    assert helper_processes() == []
