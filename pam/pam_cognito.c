@@ -421,7 +421,7 @@ static int read_line(struct session *s, long long deadline, char **line, size_t 
 static int expect_eof(struct session *s, long long deadline)
 {
 	char scratch[256];
-	ssize_t n = 1;
+	ssize_t n;
 	int rc;
 
 	while (s->len == s->used) {

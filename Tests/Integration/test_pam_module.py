@@ -205,11 +205,28 @@ def test_module_links_only_libc_and_libpam_and_no_swift_runtime(module):
     assert set(re.findall(r"\(NEEDED\).*\[(.*)\]", dyn)) == {"libpam.so.0", "libc.so.6"}
 
 
-def test_make_clean_removes_the_module(module):
-    subprocess.run(["make", "-C", str(PAM_DIR), "clean"], check=True, timeout=T, capture_output=True)
-    assert not module.exists()
-    subprocess.run(["make", "-C", str(PAM_DIR)], check=True, timeout=120, capture_output=True)
-    assert module.exists()
+def test_module_is_hardened_full_relro_stack_protector_fortify(module):
+    dyn = subprocess.run(["readelf", "-d", "-l", "-W", str(module)], capture_output=True, text=True,
+                         check=True, timeout=T).stdout
+    assert "BIND_NOW" in dyn and "GNU_RELRO" in dyn
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(module)], capture_output=True,
+                               text=True, check=True, timeout=T).stdout
+    assert "__stack_chk_fail" in undefined
+    assert "_chk@" in undefined.replace("__stack_chk_fail", "")   # a _FORTIFY_SOURCE variant
+
+
+def test_make_builds_and_cleans_a_fresh_copy_of_the_sources(module, tmp_path):
+    # A copy, so that other tests using pam/pam_cognito.so meanwhile are not disturbed.
+    src = tmp_path / "pam"
+    shutil.copytree(PAM_DIR, src, ignore=shutil.ignore_patterns("*.so", "*.o"))
+    built = subprocess.run(["make", "-C", str(src)], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    for flag in ("-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-O2", "-D_FORTIFY_SOURCE=2",
+                 "-fstack-protector-strong", "-Wl,-z,relro,-z,now", "-Wl,--version-script", "-lpam"):
+        assert flag in built.stdout, flag
+    assert (src / "pam_cognito.so").exists()
+    subprocess.run(["make", "-C", str(src), "clean"], check=True, timeout=T, capture_output=True)
+    assert not (src / "pam_cognito.so").exists()
 
 
 # ---------------------------------------------------------------- the happy path and its conversation
@@ -321,6 +338,7 @@ def test_debug_logs_each_step_but_never_the_answer(stack):
                  "authenticate returns Success"):
         assert run.log_has(step), (step, run.logs)
     assert not any("4711" in line for line in run.logs)
+    assert stack.record()["start"]["debug"] == "1"
 
 
 # A PAM application made with ctypes, so a test can count conversation calls
