@@ -91,7 +91,7 @@ extension CognitoEmulator {
         case .errorPage(let error, let clientId):
             var pairs = [("error", error)]
             if let clientId { pairs.append(("client_id", clientId)) }
-            return Respond.redirect(baseURL + "/error?" + FormURLEncoding.encode(pairs))
+            return Respond.redirect(baseURL + "/error?" + FormURLEncoding.encodeQuery(pairs))
         case .redirectError(let uri, let error, let state):
             var pairs = [("error", error)]
             if let state { pairs.append(("state", state)) }
@@ -164,7 +164,7 @@ extension CognitoEmulator {
            client.redirectURIs.contains(where: { sameBytes($0, target) }) {
             return Respond.redirect(target)
         }
-        return Respond.redirect(baseURL + "/error?" + FormURLEncoding.encode([("error", "redirect_mismatch")]))
+        return Respond.redirect(baseURL + "/error?" + FormURLEncoding.encodeQuery([("error", "redirect_mismatch")]))
     }
 }
 

@@ -39,7 +39,7 @@ enum Respond {
 /// `uri` with `pairs` appended to its query.
 func appendQuery(_ uri: String, _ pairs: [(String, String)]) -> String {
     let separator = uri.contains("?") ? (uri.hasSuffix("?") || uri.hasSuffix("&") ? "" : "&") : "?"
-    return uri + separator + FormURLEncoding.encode(pairs)
+    return uri + separator + FormURLEncoding.encodeQuery(pairs)
 }
 
 /// Byte-for-byte equality (Swift's `==` on String compares canonical equivalence, which would

@@ -116,10 +116,15 @@ public enum TestBrowser {
         return (http.statusCode, headers, String(decoding: data, as: UTF8.self))
     }
 
+    /// Same scheme, host and port; loopback names (127.0.0.1, localhost, ::1) count as one host,
+    /// so an authorize URL written with `localhost` still follows the emulator's `127.0.0.1` redirects.
     static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
         func port(_ u: URL) -> Int? { u.port ?? (u.scheme?.lowercased() == "https" ? 443 : 80) }
-        return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
-            && port(a) == port(b)
+        func host(_ u: URL) -> String? {
+            let h = u.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            return ["127.0.0.1", "localhost", "::1"].contains(h ?? "") ? "loopback" : h
+        }
+        return a.scheme?.lowercased() == b.scheme?.lowercased() && host(a) == host(b) && port(a) == port(b)
     }
 }
 

@@ -402,6 +402,43 @@ struct CodeFlowTests {
         #expect(info.status == 401)
     }
 
+    @Test func stateIsEchoedExactlyAndReadsTheSameUnderBothQueryConventions() async throws {
+        let f = try Fixture()
+        let state = "a b+c&d=e/é~%"
+        let location = try await TestBrowser.signIn(authorizeURL: f.authorizeURL(state: state), email: alice.email,
+                                                    password: alice.password)
+        #expect(query(of: location)?["state"] == state)
+        let items = URLComponents(string: location)?.queryItems ?? []
+        #expect(items.first { $0.name == "state" }?.value == state)
+        #expect(!location.contains("+"))
+    }
+
+    @Test func authorizeURLWithLocalhostStillWorks() async throws {
+        let f = try Fixture()
+        let url = f.authorizeURL().replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        let location = try await TestBrowser.signIn(authorizeURL: url, email: alice.email, password: alice.password)
+        #expect(query(of: location)?["code"] != nil)
+    }
+
+    @Test func concurrentSignInsEachGetTheirOwnCode() async throws {
+        let f = try Fixture()
+        let codes = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    let pkce = PKCE()
+                    let code = try await f.code(pkce: pkce)
+                    let r = try await f.redeem(code, pkce)
+                    try #require(r.status == 200)
+                    return code
+                }
+            }
+            var all: [String] = []
+            for try await c in group { all.append(c) }
+            return all
+        }
+        #expect(Set(codes).count == 16)
+    }
+
     @Test func mintTokensWithoutTheBrowser() throws {
         let emulator = CognitoEmulator(client: EmulatorClient(clientId: "c", redirectURIs: [redirectURI]), users: [alice])
         let (id, access) = try emulator.mintTokens(email: alice.email, nonce: "abc")

@@ -31,8 +31,14 @@ public enum FormURLEncoding {
         pairs.map { escape($0.0) + "=" + escape($0.1) }.joined(separator: "&")
     }
 
-    /// One name or value, escaped as `encode` does.
-    public static func escape(_ s: String) -> String {
+    /// Encodes pairs for a URL query: as `encode`, but a space is `%20`, which RFC 3986 decoders
+    /// (that keep `+` as a plus) and form decoders read the same way.
+    public static func encodeQuery(_ pairs: [(String, String)]) -> String {
+        pairs.map { escape($0.0, spaceAsPlus: false) + "=" + escape($0.1, spaceAsPlus: false) }.joined(separator: "&")
+    }
+
+    /// One name or value, escaped as `encode` does (or with `%20` for a space).
+    public static func escape(_ s: String, spaceAsPlus: Bool = true) -> String {
         var out = [UInt8]()
         out.reserveCapacity(s.utf8.count)
         for b in s.utf8 {
@@ -41,7 +47,7 @@ public enum FormURLEncoding {
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
                  UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(b)
-            case UInt8(ascii: " "):
+            case UInt8(ascii: " ") where spaceAsPlus:
                 out.append(UInt8(ascii: "+"))
             default:
                 out.append(UInt8(ascii: "%"))
