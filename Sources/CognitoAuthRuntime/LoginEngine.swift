@@ -90,7 +90,8 @@ public final class LoginEngine {
         var verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
         if verdict.failure?.code == .unknownKid {
             // Keys rotate: fetch once more before calling the kid unknown.
-            do { keys = try provider.keys(refresh: true) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+            let kid = verdict.failure?.detail ?? ""
+            do { keys = try provider.keysAfterUnknownKid(kid) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
             verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
         }
         record("JWKS", true, "\(keys.keys.count) keys")

@@ -58,32 +58,41 @@ public enum ProviderError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Discovery and JWKS, with a disk cache shared by every helper process (each login is a new
-/// process). Cache files are written atomically and re-validated on every read.
+/// process). Cache files are written atomically and re-validated on every read; a corrupt one is
+/// discarded and refetched, never trusted.
 public final class OIDCProvider: @unchecked Sendable {
     public static let discoveryTTL: TimeInterval = 24 * 3600
     public static let jwksTTL: TimeInterval = 3600
+    /// An unknown kid triggers at most one JWKS refetch per this many seconds, across processes.
+    public static let refetchInterval: TimeInterval = 10
+    /// How old a cached JWKS may be and still serve when the JWKS endpoint is unreachable.
+    public static let staleIfErrorLimit: TimeInterval = 7 * 24 * 3600
 
     public let config: Config
     let http: HTTPClient
     let cache: DiskCache?
+    let now: () -> Date
+    /// Things the audit line should mention (cache disabled, stale keys used, refetch suppressed).
     public private(set) var notes: [String] = []
     private var metadataValue: ProviderMetadata?
     private var keysValue: JWKSet?
 
-    public init(config: Config, http: HTTPClient) {
+    public init(config: Config, http: HTTPClient, now: @escaping () -> Date = Date.init) {
         self.config = config
         self.http = http
+        self.now = now
         let c = DiskCache(directory: config.cacheDir, namespace: config.issuer)
         switch c.prepare() {
         case .success: cache = c
-        case .failure(let why): cache = nil; notes.append("cache disabled: \(why)")
+        case .failure(let why): cache = nil; notes.append("cache_disabled: \(why.detail)")
         }
     }
 
     public func metadata() throws(ProviderError) -> ProviderMetadata {
         if let m = metadataValue { return m }
-        if let cached = cache?.read("discovery", maxAge: Self.discoveryTTL),
-           case .success(let m) = ProviderMetadata.parse(cached, expectedIssuer: config.issuer) {
+        let t = now().timeIntervalSince1970
+        if let entry = cache?.read("discovery"), entry.isFresh(now: t),
+           case .success(let m) = ProviderMetadata.parse(Data(entry.body.utf8), expectedIssuer: config.issuer) {
             metadataValue = m
             return m
         }
@@ -95,19 +104,48 @@ public final class OIDCProvider: @unchecked Sendable {
         switch ProviderMetadata.parse(response.body, expectedIssuer: config.issuer) {
         case .failure(let r): throw .invalid(r)
         case .success(let m):
-            cache?.write("discovery", response.body)
+            store("discovery", response, fallback: Self.discoveryTTL)
             metadataValue = m
             return m
         }
     }
 
-    /// The signing keys, from the cache when fresh. `refresh` forces a fetch (an unknown kid).
-    public func keys(refresh: Bool = false) throws(ProviderError) -> JWKSet {
-        if !refresh, let k = keysValue { return k }
-        if !refresh, let cached = cache?.read("jwks", maxAge: Self.jwksTTL), case .success(let k) = JWKSet.parse(cached) {
+    /// The signing keys: from memory, else the disk cache while fresh, else the JWKS endpoint —
+    /// and if that is unreachable, a stale cached JWKS (stale-if-error, noted for the audit line).
+    public func keys() throws(ProviderError) -> JWKSet {
+        if let k = keysValue { return k }
+        let t = now().timeIntervalSince1970
+        let cached = cache?.read("jwks")
+        if let entry = cached, entry.isFresh(now: t), case .success(let k) = JWKSet.parse(Data(entry.body.utf8)) {
             keysValue = k
             return k
         }
+        do {
+            return try fetchKeys()
+        } catch .unreachable(let why) {
+            if let entry = cached, t - entry.fetchedAt < Self.staleIfErrorLimit,
+               case .success(let k) = JWKSet.parse(Data(entry.body.utf8)) {
+                notes.append("jwks_stale_if_error: JWKS unreachable (\(why)); using keys cached \(Int(t - entry.fetchedAt)) s ago")
+                keysValue = k
+                return k
+            }
+            throw .unreachable(why)
+        } catch {
+            throw error
+        }
+    }
+
+    /// Called when a token names a kid the keys lack: fetch the JWKS again, unless any process did so
+    /// in the last `refetchInterval` seconds (a flood of bad kids must not become a flood of fetches).
+    public func keysAfterUnknownKid(_ kid: String) throws(ProviderError) -> JWKSet {
+        if let cache, !cache.claimRefetch(now: now().timeIntervalSince1970, interval: Self.refetchInterval) {
+            notes.append("jwks_refetch_suppressed: kid \(kid) unknown; the JWKS was refetched less than \(Int(Self.refetchInterval)) s ago")
+            return try keys()
+        }
+        return try fetchKeys()
+    }
+
+    private func fetchKeys() throws(ProviderError) -> JWKSet {
         let meta = try metadata()
         let response: HTTPResponseData
         do { response = try http.get(meta.jwksURI) } catch { throw .unreachable(error.description) }
@@ -117,10 +155,17 @@ public final class OIDCProvider: @unchecked Sendable {
         switch JWKSet.parse(response.body) {
         case .failure(let r): throw .invalid(r)
         case .success(let k):
-            cache?.write("jwks", response.body)
+            store("jwks", response, fallback: Self.jwksTTL)
             keysValue = k
             return k
         }
+    }
+
+    private func store(_ name: String, _ response: HTTPResponseData, fallback: TimeInterval) {
+        guard let cache, let body = String(validating: response.body, as: UTF8.self) else { return }
+        let t = now().timeIntervalSince1970
+        let lifetime = CacheFreshness.lifetime(cacheControl: response.header("Cache-Control"), default: fallback)
+        cache.write(name, CacheEntry(fetchedAt: t, expiresAt: t + lifetime, body: body))
     }
 }
 
@@ -150,31 +195,44 @@ struct DiskCache {
 
     func path(_ name: String) -> String { "\(directory)/\(prefix)-\(name).json" }
 
-    func read(_ name: String, maxAge: TimeInterval) -> Data? {
-        guard let text = try? ProtectedFile.read(path(name), kind: .secret, maxBytes: HTTPClient.maxBodyBytes, requiredOwner: geteuid()) else { return nil }
-        var st = stat()
-        guard stat(path(name), &st) == 0 else { return nil }
-        let age = Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec)
-        guard age >= -60, age < maxAge else { return nil }
-        return Data(text.utf8)
+    /// The entry, or nil when missing or unreadable; a corrupt entry is deleted.
+    func read(_ name: String) -> CacheEntry? {
+        let p = path(name)
+        guard let text = try? ProtectedFile.read(p, kind: .secret, maxBytes: 2 * HTTPClient.maxBodyBytes, requiredOwner: geteuid()) else {
+            return nil
+        }
+        guard let entry = CacheEntry.decode(Data(text.utf8)) else {
+            unlink(p)
+            return nil
+        }
+        return entry
     }
 
-    func write(_ name: String, _ data: Data) {
+    func write(_ name: String, _ entry: CacheEntry) {
         let final = path(name)
         let tmp = final + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        let ok = data.withUnsafeBytes { raw -> Bool in
-            guard let base = raw.baseAddress else { return false }
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(fd, base + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return fsync(fd) == 0
-        }
+        let ok = writeAll(fd, Array(entry.encoded.utf8)) && fsync(fd) == 0
         close(fd)
         if !ok || rename(tmp, final) != 0 { unlink(tmp) }
+    }
+
+    /// True if this process may refetch now: atomically replaces the stamp file's time when the
+    /// last refetch is at least `interval` old. A rename makes concurrent claims race to one winner
+    /// per interval in practice; the worst case is two fetches, never a flood.
+    func claimRefetch(now: Double, interval: TimeInterval) -> Bool {
+        let stamp = path("jwks-refetch")
+        var st = stat()
+        if stat(stamp, &st) == 0 {
+            let last = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+            if now - last < interval && now >= last - 1 { return false }
+        }
+        let tmp = stamp + ".tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return true }
+        close(fd)
+        if rename(tmp, stamp) != 0 { unlink(tmp) }
+        return true
     }
 }

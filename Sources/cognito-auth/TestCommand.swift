@@ -89,7 +89,7 @@ struct VerifyTokenCommand: ParsableCommand {
         let expect = TokenExpectations(issuer: config.issuer, clientId: config.clientId, nonce: nil, clockSkew: config.clockSkew,
                                        requireEmailVerified: config.requireEmailVerified, now: Date())
         var verdict = TokenVerifier.verify(input, keys: keys, expect: expect)
-        if verdict.failure?.code == .unknownKid, let fresh = try? provider.keys(refresh: true) {
+        if verdict.failure?.code == .unknownKid, let fresh = try? provider.keysAfterUnknownKid(verdict.failure?.detail ?? "") {
             keys = fresh
             verdict = TokenVerifier.verify(input, keys: keys, expect: expect)
         }

@@ -18,6 +18,10 @@ struct WireTests {
     func malformedLinesAreRejected(_ s: String) {
         #expect((try? WireMessage.decode(Array(s.utf8)).get()) == nil, "\(s)")
     }
+    @Test func invalidUTF8InAValueIsReplacedNotFatal() throws {
+        let m = try WireMessage.decode(Array("ANSWER r=%FFabc".utf8)).get()
+        #expect(m.value("r") == "\u{FFFD}abc")
+    }
     @Test func overlongLineIsRejected() {
         let s = "CONV a=" + String(repeating: "x", count: WireMessage.maxLineBytes)
         #expect((try? WireMessage.decode(Array(s.utf8)).get()) == nil)

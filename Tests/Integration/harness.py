@@ -134,6 +134,11 @@ class Emulator:
         r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5)
         assert r.status_code == 200, r.text
 
+    def rotate(self):
+        r = requests.post(self.base + "/_emulator/rotate", timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def stats(self):
         return requests.get(self.base + "/_emulator/stats", timeout=5).json()
 
@@ -279,3 +284,17 @@ def pam_result(child, timeout=30):
     child.expect(pexpect.EOF, timeout=timeout)
     child.close()
     return child.before
+
+
+def sign_in_through_pam(pam, user, credentials, host, paste=True):
+    """One whole login through pamtester: prompt, browser sign-in, paste (or loopback + Enter).
+    Returns pamtester's output after the prompt."""
+    child = pam.pamtester(user, host)
+    _, url = read_prompt(child)
+    location = Browser().sign_in(url, *credentials)
+    if paste:
+        child.sendline(location)
+    else:
+        Browser().follow(location)
+        child.sendline("")
+    return pam_result(child)

@@ -50,10 +50,12 @@ public struct WireMessage: Sendable, Equatable {
             guard key.allSatisfy({ ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }) else {
                 return .failure(Refusal(.protocolError, "bad key"))
             }
-            guard let raw = percentDecode(token[token.index(after: eq)...]), !raw.contains(0),
-                  let value = String(validating: raw, as: UTF8.self) else {
+            guard let raw = percentDecode(token[token.index(after: eq)...]), !raw.contains(0) else {
                 return .failure(Refusal(.protocolError, "bad value encoding for \(String(decoding: key, as: UTF8.self))"))
             }
+            // Answers are whatever bytes the person typed; invalid UTF-8 becomes U+FFFD and is then
+            // refused by the check that reads it (a bad paste is a denial, not a protocol fault).
+            let value = String(decoding: raw, as: UTF8.self)
             msg.fields.append((key: String(decoding: key, as: UTF8.self), value: value))
         }
         return .success(msg)
