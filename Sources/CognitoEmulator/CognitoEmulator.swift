@@ -74,18 +74,26 @@ public final class CognitoEmulator: @unchecked Sendable {
 
     // MARK: - Server
 
-    /// Serves on 127.0.0.1:`port` (0 = an ephemeral port) and returns the port.
+    /// Serves on 127.0.0.1:`port` (0 = an ephemeral port) and returns the port. Throws
+    /// `HTTPServerError` when the port cannot be bound or the emulator is already serving.
     @discardableResult
     public func start(port: UInt16 = 0) throws -> UInt16 {
+        if lock.withLock({ self.server != nil }) { throw HTTPServerError.alreadyStarted }
         _ = try keyRing()
         let server = HTTPServer { [weak self] request in
             guard let self else { return HTTPResponse(status: 503, text: "emulator stopped\n") }
             return self.handle(request)
         }
         let bound = try server.start(port: port)
-        lock.withLock {
+        let won = lock.withLock { () -> Bool in
+            guard self.server == nil else { return false }  // a concurrent start() got there first
             self.server = server
             self.boundPort = bound
+            return true
+        }
+        guard won else {
+            server.stop()
+            throw HTTPServerError.alreadyStarted
         }
         return bound
     }

@@ -74,8 +74,9 @@ public enum TokenFault: String, Sendable, CaseIterable {
     case emailVerifiedFalse = "email_verified_false"
     /// No `kid` in the header (signature otherwise valid).
     case missingKid = "missing_kid"
-    /// Header `alg: HS256`, HMAC-SHA256 keyed with the ID key's public key in PEM (SPKI,
-    /// `-----BEGIN PUBLIC KEY-----`, 64-column lines, no trailing newline): the key-confusion attack.
+    /// Header `alg: HS256`, HMAC-SHA256 keyed with the UTF-8 of the ID key's public key in PEM
+    /// (SPKI, `-----BEGIN PUBLIC KEY-----`, exactly swift-crypto's `pemRepresentation`): the
+    /// RS256/HS256 key-confusion attack.
     case hs256WithPublicKey = "hs256_public_key"
     /// Header `alg: RS384`, a valid RSASSA-PKCS1-v1_5 SHA-384 signature by the published ID key.
     case rs384 = "rs384"

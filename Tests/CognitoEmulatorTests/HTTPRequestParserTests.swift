@@ -141,6 +141,19 @@ struct HTTPRequestParserTests {
         #expect(r.header("x")?.unicodeScalars.map(\.value) == [0xC3, 0xA9])
     }
 
+    @Test func trailingBytesDoNotChangeACompleteRequest() throws {
+        let text = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+        let (r, n) = try complete(text)
+        for tail in ["", "X", "GET / HTTP/1.1\r\n", "\u{00}\u{FF}"] {
+            guard case .complete(let r2, let n2) = parse(text + tail) else {
+                Issue.record("tail \(tail.debugDescription) changed the result")
+                continue
+            }
+            #expect(n2 == n)
+            #expect(r2.body == r.body && r2.target == r.target)
+        }
+    }
+
     @Test func randomGarbageNeverTraps() {
         var g = SystemRandomNumberGenerator()
         for _ in 0..<2000 {

@@ -14,8 +14,11 @@ struct ServerAndAdminTests {
             .hasPrefix("HTTP/1.1 200 OK\r\n"))
         f.emulator.stop()
         #expect(rawExchange(port: port, Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n".utf8)).connected == false)
-        // And it can serve again on the same port.
+        // And it can serve again on the same port, once.
         #expect(try f.emulator.start(port: port) == port)
+        #expect(throws: HTTPServerError.alreadyStarted) { try f.emulator.start() }
+        let other = CognitoEmulator(client: f.client)
+        #expect(throws: HTTPServerError.self) { try other.start(port: port) }
         #expect(rawExchange(port: port, Array("GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)).response
             .hasPrefix("HTTP/1.1 200 OK\r\n"))
     }
