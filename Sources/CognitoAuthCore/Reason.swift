@@ -29,6 +29,8 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case notInAccountMap = "not_in_account_map"
     case accountMismatch = "account_mismatch"
     case noLocalAccount = "no_local_account"
+    case identityChanged = "identity_changed"
+    case pinUnreadable = "pin_unreadable"
     // policy
     case groupNotAllowed = "group_not_allowed"
     case groupDenied = "group_denied"

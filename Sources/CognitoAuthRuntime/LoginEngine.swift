@@ -26,6 +26,7 @@ public final class LoginEngine {
     let provider: OIDCProvider
     let clock: () -> Date
     let accountExists: (String) -> Bool
+    let pins: PinStore
     private var steps: [LoginStep] = []
     private var stepStart = Deadline.now()
 
@@ -36,6 +37,7 @@ public final class LoginEngine {
         self.provider = OIDCProvider(config: loaded.config, http: http)
         self.clock = clock
         self.accountExists = accountExists
+        self.pins = PinStore(stateDir: loaded.config.stateDir)
     }
 
     private func record(_ name: String, _ passed: Bool, _ detail: String) {
@@ -47,8 +49,10 @@ public final class LoginEngine {
     /// - Parameters:
     ///   - requestedUser: PAM_USER; nil for `cognito-auth test`.
     ///   - expectedEmail: for `cognito-auth test EMAIL`: the person who must sign in.
+    ///   - recordPin: pin the account to this person on its first admitted sign-in (PAM logins; not
+    ///     the diagnostic `test`).
     public func run(service: String, requestedUser: String?, rhost: String, expectedEmail: String? = nil,
-                    conversation: Conversation, deadline: Deadline) -> LoginReport {
+                    recordPin: Bool = false, conversation: Conversation, deadline: Deadline) -> LoginReport {
         let config = loaded.config
         stepStart = Deadline.now()
         func finish(_ d: Decision) -> LoginReport { LoginReport(decision: d, steps: steps, notes: provider.notes) }
@@ -112,9 +116,21 @@ public final class LoginEngine {
 
         let (decision, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
                                                            requestedUser: requestedUser, mapFile: loaded.accountMap,
-                                                           accountExists: accountExists, now: clock()))
+                                                           accountExists: accountExists, pin: pins.lookup, now: clock()))
         for check in checks { steps.append(LoginStep(name: check.name, passed: check.passed, detail: check.detail, milliseconds: 0)) }
-        return finish(decision)
+        var notes: [String] = []
+        if recordPin, decision.outcome == .allowed, let account = decision.localUser, let sub = decision.sub,
+           case .none = pins.lookup(account) {
+            let pin = IdentityPin(issuer: config.issuer, sub: sub, email: decision.email ?? "", pinnedAt: clock().timeIntervalSince1970)
+            if let why = pins.pin(account, pin) {
+                notes.append("pin_not_recorded: \(why)")
+            } else {
+                notes.append("pinned: \(account) to sub \(sub)")
+            }
+        }
+        var report = finish(decision)
+        report.notes += notes
+        return report
     }
 
     func providerRefusal(_ error: ProviderError) -> Refusal {

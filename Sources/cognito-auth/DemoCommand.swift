@@ -78,6 +78,7 @@ struct DemoCommand: ParsableCommand {
             allowed_groups = linux-admins
             login_timeout = 300
             cache_dir = \(dir)/cache
+            state_dir = \(dir)/state
 
             """)
         print("Embedded Cognito emulator on \(emulator.baseURL) (issuer \(emulator.issuer))")

@@ -41,45 +41,87 @@ def free_port():
 # ---------------------------------------------------------------- syslog
 
 class Syslog:
-    """A real rsyslogd on /dev/log writing authpriv.* to a file of this test run."""
+    """A real rsyslogd on /dev/log writing authpriv.* to a file. One daemon serves every test
+    module (and concurrent test runs): the first user starts it, each user holds a shared flock
+    while attached, and the last one out stops it. Each user reads only lines logged after it
+    attached."""
 
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.log = os.path.join(workdir, "authpriv.log")
-        self.proc = None
+    DIR = "/run/cognito-auth-itest"
+
+    def __init__(self, workdir=None):
+        self.dir = self.DIR
+        self.log = os.path.join(self.DIR, "authpriv.log")
+        self.pidfile = os.path.join(self.DIR, "rsyslogd.pid")
+        self.lockfd = None
+        self.offset = 0
+
+    def _daemon_alive(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            return os.path.exists("/dev/log")
+        except (OSError, ValueError):
+            return False
 
     def start(self):
-        if os.path.exists("/dev/log"):
-            raise RuntimeError("/dev/log already exists: another syslog daemon owns it; stop it to run these tests")
-        conf = os.path.join(self.dir, "rsyslog.conf")
-        with open(conf, "w") as f:
-            f.write(f'''global(workDirectory="{self.dir}")
+        import fcntl
+        os.makedirs(self.DIR, mode=0o755, exist_ok=True)
+        self.lockfd = os.open(os.path.join(self.DIR, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.lockfd, fcntl.LOCK_EX)          # serialise start/stop decisions
+        try:
+            if not self._daemon_alive():
+                if os.path.exists("/dev/log"):
+                    raise RuntimeError("/dev/log exists but is not ours: another syslog daemon owns it; stop it to run these tests")
+                conf = os.path.join(self.DIR, "rsyslog.conf")
+                with open(conf, "w") as f:
+                    f.write(f'''global(workDirectory="{self.DIR}")
 module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
 template(name="line" type="string" string="%programname%[%procid%]: %msg%\\n")
 authpriv.* action(type="omfile" file="{self.log}" template="line")
 ''')
-        open(self.log, "a").close()
-        self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i", os.path.join(self.dir, "rsyslogd.pid")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(100):
-            if os.path.exists("/dev/log"):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("rsyslogd did not create /dev/log")
+                open(self.log, "a").close()
+                subprocess.Popen(["rsyslogd", "-f", conf, "-i", self.pidfile], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL).wait(10)     # forks into the background
+                for _ in range(100):
+                    if self._daemon_alive():
+                        break
+                    time.sleep(0.05)
+                else:
+                    raise RuntimeError("rsyslogd did not create /dev/log")
+            self.offset = os.path.getsize(self.log)
+        finally:
+            fcntl.flock(self.lockfd, fcntl.LOCK_SH)      # attached: keep a shared lock
+        return self
 
     def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(10)
-        if os.path.exists("/dev/log") and not os.path.isfile("/dev/log"):
-            try:
-                os.unlink("/dev/log")
-            except OSError:
-                pass
+        import fcntl
+        if self.lockfd is None:
+            return
+        try:
+            fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # only if nobody else is attached
+        except OSError:
+            os.close(self.lockfd)
+            self.lockfd = None
+            return
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 15)
+            for _ in range(100):
+                if not os.path.exists("/dev/log"):
+                    break
+                time.sleep(0.05)
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(self.lockfd)
+            self.lockfd = None
 
     def lines(self):
-        with open(self.log, errors="replace") as f:
-            return f.read().splitlines()
+        with open(self.log, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode(errors="replace").splitlines()
 
     def audit_lines(self, marker, timeout=5.0, count=1):
         """Audit lines of the helper that contain `marker` (e.g. a unique rhost=...)."""
@@ -233,11 +275,16 @@ allowed_groups = linux-admins
 login_timeout = 60
 http_timeout = 3
 cache_dir = {self.dir}/cache
+state_dir = {self.dir}/state
 {extra_config}
 """)
         self.services = os.path.join(self.dir, "pam.d")
         os.mkdir(self.services)
-        with open(os.path.join(self.services, service), "w") as f:
+        self.add_service(service, module_args)
+
+    def add_service(self, name, module_args=""):
+        """A pam_wrapper service file NAME (pamtester's service argument becomes PAM_SERVICE)."""
+        with open(os.path.join(self.services, name), "w") as f:
             f.write(f"auth required {MODULE} config={self.config} helper={HELPER} {module_args}\n")
             f.write(f"account required {MODULE} config={self.config} helper={HELPER}\n")
 
@@ -246,9 +293,9 @@ cache_dir = {self.dir}/cache
         e.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.services})
         return e
 
-    def pamtester(self, user, rhost, *ops):
+    def pamtester(self, user, rhost, *ops, service=None):
         ops = ops or ("authenticate",)
-        return pexpect.spawn("pamtester", ["-I", f"rhost={rhost}", self.service, user, *ops],
+        return pexpect.spawn("pamtester", ["-I", f"rhost={rhost}", service or self.service, user, *ops],
                              env=self.env(), encoding="utf-8", timeout=30)
 
 
@@ -286,11 +333,13 @@ def pam_result(child, timeout=30):
     return child.before
 
 
-def sign_in_through_pam(pam, user, credentials, host, paste=True):
+def sign_in_through_pam(pam, user, credentials, host, paste=True, service=None, ops=(), url_check=None):
     """One whole login through pamtester: prompt, browser sign-in, paste (or loopback + Enter).
     Returns pamtester's output after the prompt."""
-    child = pam.pamtester(user, host)
+    child = pam.pamtester(user, host, *ops, service=service)
     _, url = read_prompt(child)
+    if url_check:
+        url_check(url)
     location = Browser().sign_in(url, *credentials)
     if paste:
         child.sendline(location)

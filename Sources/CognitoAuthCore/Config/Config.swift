@@ -28,6 +28,8 @@ public struct Config: Sendable, Equatable {
     public var requireEmailVerified: Bool
     public var clockSkew: Int
     public var cacheDir: String
+    /// Where sticky identities (the Cognito `sub` first seen for each local account) are kept.
+    public var stateDir: String
     public var auditFormat: AuditFormat
     /// Policy for services without a `[service NAME]` section.
     public var defaultPolicy: Policy

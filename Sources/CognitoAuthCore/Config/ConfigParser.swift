@@ -27,7 +27,7 @@ public enum ConfigParser {
         "discovery_url", "ca_file", "redirect_uris", "scopes", "login_timeout", "http_timeout",
         "username_claim", "account_map", "allowed_domains", "require_email_verified",
         "allowed_groups", "denied_groups", "max_auth_age", "require_claims", "clock_skew",
-        "cache_dir", "audit_format",
+        "cache_dir", "state_dir", "audit_format",
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
@@ -197,6 +197,8 @@ public enum ConfigParser {
         let requireVerified = try boolean("require_email_verified", default: true)
         let cacheDir = try optional("cache_dir") ?? "/var/cache/cognito-auth"
         guard cacheDir.hasPrefix("/") else { throw fail(top["cache_dir"]?.line, "cache_dir", "must be an absolute path") }
+        let stateDir = try optional("state_dir") ?? "/var/lib/cognito-auth"
+        guard stateDir.hasPrefix("/") else { throw fail(top["state_dir"]?.line, "state_dir", "must be an absolute path") }
         var auditFormat = Config.AuditFormat.kv
         if let e = top["audit_format"] {
             guard let f = Config.AuditFormat(rawValue: e.value) else { throw fail(e.line, "audit_format", "must be kv or json, got '\(e.value)'") }
@@ -241,7 +243,7 @@ public enum ConfigParser {
             caFile: caFile, redirectURIs: redirects, scopes: scopes, loginTimeout: loginTimeout,
             httpTimeout: httpTimeout, usernameClaim: usernameClaim, accountMap: accountMap,
             allowedDomains: domains, requireEmailVerified: requireVerified, clockSkew: clockSkew,
-            cacheDir: cacheDir, auditFormat: auditFormat, defaultPolicy: defaultPolicy,
+            cacheDir: cacheDir, stateDir: stateDir, auditFormat: auditFormat, defaultPolicy: defaultPolicy,
             servicePolicies: servicePolicies)
     }
 

@@ -11,12 +11,15 @@ public enum LoginDecider {
         public var requestedUser: String?
         public var mapFile: [String: String]?
         public var accountExists: (String) -> Bool
+        /// The sticky-identity pin of a local account.
+        public var pin: (String) -> IdentityPin.Lookup
         public var now: Date
 
         public init(verdict: TokenVerdict, config: Config, service: String, requestedUser: String?,
-                    mapFile: [String: String]?, accountExists: @escaping (String) -> Bool, now: Date) {
+                    mapFile: [String: String]?, accountExists: @escaping (String) -> Bool,
+                    pin: @escaping (String) -> IdentityPin.Lookup = { _ in .none }, now: Date) {
             self.verdict = verdict; self.config = config; self.service = service; self.requestedUser = requestedUser
-            self.mapFile = mapFile; self.accountExists = accountExists; self.now = now
+            self.mapFile = mapFile; self.accountExists = accountExists; self.pin = pin; self.now = now
         }
     }
 
@@ -68,6 +71,14 @@ public enum LoginDecider {
             return (decision, checks)
         }
         checks.append(.pass("local account", "\(local) exists"))
+
+        let pinCheck = IdentityPin.check(input.pin(local), account: local, issuer: input.config.issuer, sub: decision.sub)
+        checks.append(pinCheck)
+        if !pinCheck.passed {
+            decision.reason = pinCheck.code
+            decision.detail = pinCheck.detail
+            return (decision, checks)
+        }
 
         let policyChecks = input.config.policy(forService: input.service).evaluate(claims: claims, now: input.now)
         checks += policyChecks
