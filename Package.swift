@@ -31,7 +31,6 @@ let package = Package(
             name: "CognitoEmulator",
             dependencies: [
                 "CognitoAuthCore",
-                "CognitoAuthRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -149,6 +149,10 @@ public final class OIDCProvider: @unchecked Sendable {
         let meta = try metadata()
         let response: HTTPResponseData
         do { response = try http.get(meta.jwksURI) } catch { throw .unreachable(error.description) }
+        if response.status >= 500 {
+            // A server error is an outage, not a verdict on the keys: stale-if-error applies (RFC 5861).
+            throw .unreachable("JWKS \(meta.jwksURI) answered HTTP \(response.status)")
+        }
         guard response.status == 200 else {
             throw .invalid(Refusal(.jwksInvalid, "JWKS \(meta.jwksURI) answered HTTP \(response.status)"))
         }

@@ -11,6 +11,7 @@ import Foundation
 /// | `POST /_emulator/fault` | `{"fault":"bad_signature"}` or `{"fault":null}` | `{"fault":…}`; unknown → 400 `{"error":"unknown_fault","known":[…]}` |
 /// | `POST /_emulator/rotate` | | `{"kid":new,"removed_kid":old}` |
 /// | `POST /_emulator/clock` | `{"advance_seconds":n}` | `{"now":epoch seconds}` |
+/// | `POST /_emulator/outage` | `{"endpoints":["jwks",…]}` (`[]` restores) | `{"down":[…]}`; those endpoints answer 503 |
 ///
 /// Refused (403) unless the Host header names a loopback address, so a web page cannot drive it
 /// through DNS rebinding.
@@ -44,9 +45,16 @@ extension CognitoEmulator {
             }
             advanceClock(by: body.advance_seconds)
             return Respond.json(200, .object([("now", .int(Int(now().timeIntervalSince1970)))]))
+        case ("POST", "/_emulator/outage"):
+            guard let body = try? JSONDecoder().decode(AdminOutageBody.self, from: Data(request.body)),
+                  body.endpoints.allSatisfy({ ["discovery", "jwks", "authorize", "token", "userinfo"].contains($0) }) else {
+                return adminBad("expected {\"endpoints\": [names of discovery, jwks, authorize, token, userinfo]}")
+            }
+            setOutage(Set(body.endpoints))
+            return Respond.json(200, .object([("down", .array(body.endpoints.sorted().map { .string($0) }))]))
         case (_, "/_emulator/health"), (_, "/_emulator/stats"):
             return Respond.methodNotAllowed("GET")
-        case (_, "/_emulator/users"), (_, "/_emulator/fault"), (_, "/_emulator/rotate"), (_, "/_emulator/clock"):
+        case (_, "/_emulator/users"), (_, "/_emulator/fault"), (_, "/_emulator/rotate"), (_, "/_emulator/clock"), (_, "/_emulator/outage"):
             return Respond.methodNotAllowed("POST")
         default:
             return Respond.notFound()
@@ -132,4 +140,8 @@ private struct AdminFaultBody: Decodable {
 
 private struct AdminClockBody: Decodable {
     var advance_seconds: Double
+}
+
+private struct AdminOutageBody: Decodable {
+    var endpoints: [String]
 }

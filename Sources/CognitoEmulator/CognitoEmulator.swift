@@ -34,6 +34,7 @@ public final class CognitoEmulator: @unchecked Sendable {
     var refreshGrants: [String: RefreshGrant] = [:]
     var revokedOriginJtis: Set<String> = []
     var counts: [String: Int] = [:]
+    var outages: Set<String> = []
     var clockOffset: TimeInterval = 0
     var _clock: @Sendable () -> Date = { Date() }
     var server: HTTPServer? = nil
@@ -176,6 +177,12 @@ public final class CognitoEmulator: @unchecked Sendable {
     /// "userinfo", "revoke", "logout", "error", "admin", "other".
     public func requestCount(_ endpoint: String) -> Int {
         lock.withLock { counts[endpoint] ?? 0 }
+    }
+
+    /// Endpoints ("discovery", "jwks", "authorize", "token", "userinfo") that answer 503 until
+    /// cleared with an empty set.
+    public func setOutage(_ endpoints: Set<String>) {
+        lock.withLock { outages = endpoints }
     }
 
     public func resetRequestCounts() {

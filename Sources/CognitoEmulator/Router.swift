@@ -2,8 +2,28 @@ import CognitoAuthCore
 import Foundation
 
 extension CognitoEmulator {
-    /// Routes one request. Never traps: anything malformed gets a 4xx.
+    /// Serves one request, or a 503 when a test declared that endpoint down.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if let name = endpointDown(request.path) {
+            count(name)
+            return Respond.oauthError(503, "server_error")
+        }
+        return route(request)
+    }
+
+    /// The endpoint's counter name if `setOutage` took it down.
+    func endpointDown(_ path: String) -> String? {
+        let down = lock.withLock { outages }
+        guard !down.isEmpty else { return nil }
+        let wellKnown = "/" + userPoolId + "/.well-known/"
+        let names = [wellKnown + "openid-configuration": "discovery", wellKnown + "jwks.json": "jwks",
+                     "/oauth2/authorize": "authorize", "/oauth2/token": "token", "/oauth2/userInfo": "userinfo"]
+        guard let name = names[path], down.contains(name) else { return nil }
+        return name
+    }
+
+    /// Routes one request. Never traps: anything malformed gets a 4xx.
+    func route(_ request: HTTPRequest) -> HTTPResponse {
         let wellKnown = "/" + userPoolId + "/.well-known/"
         switch request.path {
         case wellKnown + "openid-configuration":

@@ -176,6 +176,11 @@ class Emulator:
         r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5)
         assert r.status_code == 200, r.text
 
+    def outage(self, *endpoints):
+        """The named endpoints answer 503 until called again without them."""
+        r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5)
+        assert r.status_code == 200, r.text
+
     def rotate(self):
         r = requests.post(self.base + "/_emulator/rotate", timeout=30)
         assert r.status_code == 200, r.text

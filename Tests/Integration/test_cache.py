@@ -124,3 +124,35 @@ def test_corrupt_cache_file_is_discarded_and_refetched(setup, garbage):
     _, j0 = counts(emulator)
     assert PAM_SUCCESS in sign_in_through_pam(pam, "alice", ALICE, rhost())
     assert counts(emulator)[1] == j0 + 1
+
+
+def test_jwks_outage_uses_stale_cached_keys_and_says_so(setup):
+    pam, syslog, emulator = setup
+    assert PAM_SUCCESS in sign_in_through_pam(pam, "alice", ALICE, rhost())
+    # Make the cached JWKS stale, then take the JWKS endpoint down.
+    for f in glob.glob(os.path.join(pam.dir, "cache", "*-jwks.json")):
+        with open(f) as fh:
+            entry = json.load(fh)
+        entry["expires_at"] = entry["fetched_at"]   # stale now
+        with open(f, "w") as fh:
+            json.dump(entry, fh)
+    emulator.outage("jwks")
+    try:
+        host = rhost()
+        assert PAM_SUCCESS in sign_in_through_pam(pam, "alice", ALICE, host)
+    finally:
+        emulator.outage()
+    a = audit(syslog, host)
+    assert a["result"] == "allowed" and "jwks_stale_if_error" in a.get("note", "")
+
+
+def test_jwks_outage_without_cached_keys_is_unavailable(setup):
+    pam, syslog, emulator = setup
+    emulator.outage("jwks")
+    try:
+        host = rhost()
+        out = sign_in_through_pam(pam, "alice", ALICE, host)
+    finally:
+        emulator.outage()
+    assert "Authentication service cannot retrieve authentication info" in out
+    assert audit(syslog, host)["reason"] == "idp_unavailable"
