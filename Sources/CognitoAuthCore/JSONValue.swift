@@ -16,10 +16,10 @@ public enum JSONValue: Sendable, Equatable {
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
 
-    /// Parses a JSON document whose top level must be an object. Returns nil for anything else.
+    /// Parses a JSON document whose top level must be an object (strictly: see `StrictJSON`).
+    /// Returns nil for anything else.
     public static func parseObject<D: DataProtocol>(_ data: D) -> [String: JSONValue]? {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(data)) else { return nil }
-        return value.objectValue
+        StrictJSON.parse(data)?.objectValue
     }
 
     /// A compact, deterministic rendering (sorted keys), used for display and for the emulator.
