@@ -15,7 +15,7 @@ struct CognitoAuth: ParsableCommand {
         Exit codes: 0 allowed / all good; 1 refused (the reason is printed); 2 usage or
         configuration error; 3 identity provider or network unavailable.
         """,
-        subcommands: [TestCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
+        subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
     )
 }
 

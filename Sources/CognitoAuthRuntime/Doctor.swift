@@ -1,0 +1,305 @@
+import CognitoAuthCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cognito-auth doctor`'s I/O: gathers facts (file modes, the IdP's answers and `Date`, port binds,
+/// `sshd -T`, pam.d files) and hands them to the pure checks in `CognitoAuthCore/Doctor`.
+public enum Doctor {
+    public struct Options: Sendable {
+        public var configPath: String
+        public var sshd: String
+        /// `sshd -T -f PATH`; nil: sshd's own default.
+        public var sshdConfig: String?
+        /// Extra `-o KEY=VALUE` for `sshd -T` (e.g. `HostKey=…` on a machine without host keys).
+        public var sshdOptions: [String]
+        public var pamDir: String
+
+        public init(configPath: String, sshd: String = "/usr/sbin/sshd", sshdConfig: String? = nil,
+                    sshdOptions: [String] = [], pamDir: String = "/etc/pam.d") {
+            self.configPath = configPath; self.sshd = sshd; self.sshdConfig = sshdConfig
+            self.sshdOptions = sshdOptions; self.pamDir = pamDir
+        }
+    }
+
+    /// Runs every check; `report` sees each finding as soon as it is known (the network checks take
+    /// a moment). Returns them all.
+    public static func run(_ options: Options, report: (DoctorFinding) -> Void = { _ in }) -> [DoctorFinding] {
+        var options = options
+        // pam_cognito.so wants an absolute config= path; compare and suggest in that form.
+        if !options.configPath.hasPrefix("/") {
+            options.configPath = FileManager.default.currentDirectoryPath + "/" + options.configPath
+        }
+        var all: [DoctorFinding] = []
+        func emit(_ f: DoctorFinding) { all.append(f); report(f) }
+        func emit(_ fs: [DoctorFinding]) { fs.forEach(emit) }
+
+        let config = checkConfig(options.configPath, emit: emit)
+        if let config {
+            emit(checkProvider(config))
+            emit(PortCheck.judge(config.redirectURIs.map { probePort($0) }))
+        } else {
+            emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
+        }
+        let loginTimeout = config?.loginTimeout ?? 110
+        emit(checkSshd(options, loginTimeout: loginTimeout, defaulted: config == nil))
+        for (service, required) in [("sshd", true), ("sudo", false)] {
+            emit(checkPam(service: service, required: required, options: options))
+        }
+        return all
+    }
+
+    // MARK: - configuration and its files
+
+    /// The facts `lstat` gives, or nil (with errno's text) when the path cannot be examined.
+    public static func facts(_ path: String) -> (FileFacts?, String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return (nil, String(cString: strerror(errno))) }
+        let kind: FileFacts.Kind
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .regular
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        return (FileFacts(kind: kind, uid: st.st_uid, mode: UInt32(st.st_mode & 0o7777)), "")
+    }
+
+    static func parentExists(_ path: String) -> Bool {
+        let parent = (path as NSString).deletingLastPathComponent
+        var st = stat()
+        return stat(parent.isEmpty ? "/" : parent, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func judgeFile(_ path: String, _ role: FileRole, owner: UInt32 = 0) -> DoctorFinding {
+        let (f, why) = facts(path)
+        return FileCheck.judge(path, role: role, facts: f, missing: why.isEmpty ? "does not exist" : why,
+                               parentExists: parentExists(path), owner: owner)
+    }
+
+    static func checkConfig(_ path: String, emit: (DoctorFinding) -> Void) -> Config? {
+        let first = judgeFile(path, .config(inlineSecret: false))
+        guard first.status != .fail else { emit(first); return nil }
+        let config: Config
+        do {
+            let text = try ProtectedFile.read(path, kind: .config)
+            config = try ConfigParser.parse(text, path: path)
+        } catch {
+            emit(first)
+            emit(.fail(.config, "config", error.description, fix: configFix(error)))
+            return nil
+        }
+        emit(judgeFile(path, .config(inlineSecret: config.clientSecret != nil)))
+        emit(.pass(.config, "config", "valid: pool \(config.userPoolId), client \(config.clientId), issuer \(config.issuer), login_timeout \(config.loginTimeout) s"))
+
+        var fileFailed = false
+        func file(_ p: String, _ role: FileRole) {
+            let f = judgeFile(p, role, owner: role == .cacheDir || role == .stateDir ? geteuid() : 0)
+            if f.status == .fail { fileFailed = true }
+            emit(f)
+        }
+        if let secret = config.clientSecretFile { file(secret, .clientSecret) }
+        if case .file(let map) = config.accountMap { file(map, .accountMap) }
+        if let ca = config.caFile { file(ca, .caFile) }
+        file(config.cacheDir, .cacheDir)
+        file(config.stateDir, .stateDir)
+
+        // What the helper itself does with all of it (secret on one line, account map syntax).
+        if !fileFailed {
+            do {
+                _ = try LoadedConfig.load(path: path)
+            } catch {
+                emit(.fail(.config, "config files", error.description, fix: configFix(error)))
+            }
+        }
+        return config
+    }
+
+    static func configFix(_ error: ConfigError) -> String? {
+        if let line = error.line { return "edit \(error.file) line \(line)" + (error.key.map { " (\($0))" } ?? "") }
+        if let key = error.key { return "set \(key) in \(error.file)" }
+        return nil
+    }
+
+    // MARK: - identity provider and clock
+
+    static func checkProvider(_ config: Config) -> [DoctorFinding] {
+        var out: [DoctorFinding] = []
+        // A private, empty cache so discovery and JWKS are really fetched (the helper's cache is
+        // neither read nor written).
+        var template = Array("/tmp/cognito-auth-doctor.XXXXXX".utf8CString)
+        let tmp: String? = template.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress, mkdtemp(base) != nil else { return nil }
+            return String(cString: base)
+        }
+        defer { if let tmp { try? FileManager.default.removeItem(atPath: tmp) } }
+        var fresh = config
+        fresh.cacheDir = tmp ?? "/nonexistent/cognito-auth-doctor"
+
+        let http = HTTPClient(timeout: config.httpTimeout, caFile: config.caFile)
+        let provider = OIDCProvider(config: fresh, http: http)
+        let reachFix = "check DNS, proxy, firewall and ca_file from this host: curl -sS \(config.discoveryURL)"
+        do {
+            let meta = try provider.metadata()
+            out.append(.pass(.idp, "discovery", "\(config.discoveryURL): issuer \(meta.issuer), endpoints https (or loopback)"))
+        } catch {
+            switch error {
+            case .unreachable(let m): out.append(.fail(.idp, "discovery", "unreachable: \(m)", fix: reachFix))
+            case .invalid(let r): out.append(.fail(.idp, "discovery", r.description, fix: "check issuer / discovery_url in \(config.path)"))
+            }
+            return out
+        }
+        do {
+            let keys = try provider.keys()
+            let usable = keys.keys.values.filter { $0.publicKey != nil }.map(\.kid).sorted()
+            let refused = keys.keys.values.filter { $0.publicKey == nil }.map { "\($0.kid): \($0.rejection ?? "unusable")" }.sorted()
+            if usable.isEmpty {
+                out.append(.fail(.idp, "JWKS", "no usable RS256 signing key (\(refused.joined(separator: "; ")))"))
+            } else {
+                out.append(.pass(.idp, "JWKS", "\(usable.count) usable RS256 key\(usable.count == 1 ? "" : "s") (kid \(usable.joined(separator: ", ")))"
+                                 + (refused.isEmpty ? "" : "; ignored: \(refused.joined(separator: "; "))")))
+            }
+        } catch {
+            switch error {
+            case .unreachable(let m): out.append(.fail(.idp, "JWKS", "unreachable: \(m)", fix: reachFix))
+            case .invalid(let r): out.append(.fail(.idp, "JWKS", r.description))
+            }
+        }
+        out.append(checkClock(config, http: http))
+        return out
+    }
+
+    static func checkClock(_ config: Config, http: HTTPClient) -> DoctorFinding {
+        let before = Date().timeIntervalSince1970
+        let response: HTTPResponseData
+        do { response = try http.get(config.discoveryURL) } catch {
+            return .warn(.clock, "clock", "not compared: \(error.description)")
+        }
+        let after = Date().timeIntervalSince1970
+        guard let header = response.header("Date") else {
+            return .warn(.clock, "clock", "not compared: \(config.discoveryURL) sent no Date header")
+        }
+        guard let idp = HTTPDate.parse(header) else {
+            return .warn(.clock, "clock", "not compared: cannot read the Date header '\(header)'")
+        }
+        // The server stamped its Date somewhere between our send and receive: compare with the middle.
+        return ClockCheck.judge(offset: (before + after) / 2 - idp, clockSkew: config.clockSkew, source: "the IdP's Date header")
+    }
+
+    // MARK: - redirect ports
+
+    /// Binds the port on 127.0.0.1 the way the helper's listener does, and lets it go at once.
+    public static func probePort(_ uri: RedirectURI) -> PortCheck.Probe {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = uri.port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
+        if listen(fd, 1) != 0 { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
+        return PortCheck.Probe(uri: uri.string, port: uri.port, error: nil)
+    }
+
+    // MARK: - sshd
+
+    static func checkSshd(_ options: Options, loginTimeout: Int, defaulted: Bool) -> [DoctorFinding] {
+        var args = ["-T"]
+        if let f = options.sshdConfig { args += ["-f", f] }
+        for o in options.sshdOptions { args += ["-o", o] }
+        let shown = ([options.sshd] + args).joined(separator: " ")
+        guard access(options.sshd, X_OK) == 0 else {
+            return [.warn(.sshd, "sshd", "\(options.sshd) is not an executable here; sshd settings not checked")]
+        }
+        guard let run = Subprocess.run([options.sshd] + args, timeout: 10) else {
+            return [.fail(.sshd, "sshd", "could not run \(shown)")]
+        }
+        guard run.status == 0 else {
+            let why = run.stderr.split(separator: "\n").prefix(3).joined(separator: " / ")
+            return [.fail(.sshd, "sshd", "\(shown) failed (exit \(run.status)): \(why.isEmpty ? "no message" : why)",
+                          fix: "run `\(shown)` to see the problem (missing host keys: ssh-keygen -A)")]
+        }
+        let settings = SshdSettings.parse(run.stdout)
+        guard !settings.isEmpty else { return [.fail(.sshd, "sshd", "\(shown) printed nothing")] }
+        var out = SshdCheck.judge(settings, loginTimeout: loginTimeout, where: options.sshdConfig ?? "/etc/ssh/sshd_config")
+        if defaulted {
+            out = out.map { f in
+                var f = f
+                if f.check == "sshd LoginGraceTime" { f.message += " (login_timeout assumed 110: the config did not load)" }
+                return f
+            }
+        }
+        return out
+    }
+
+    // MARK: - PAM
+
+    static func readSmall(_ path: String) -> (text: String?, error: String?) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { return (nil, String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return (nil, "is not a regular file") }
+        guard st.st_size <= 1_048_576 else { return (nil, "is larger than 1 MiB") }
+        let data = FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
+        return (String(decoding: data, as: UTF8.self), nil)
+    }
+
+    static func checkPam(service: String, required: Bool, options: Options) -> [DoctorFinding] {
+        let dir = options.pamDir.hasSuffix("/") ? String(options.pamDir.dropLast()) : options.pamDir
+        let path = "\(dir)/\(service)"
+        let (text, error) = readSmall(path)
+        let target = PamStackCheck.Target(service: service, path: path, required: required, expectedConfig: options.configPath)
+        return PamStackCheck.judge(target, text: text, readError: error) { name in
+            let p = name.hasPrefix("/") ? name : "\(dir)/\(name)"
+            guard let t = readSmall(p).text else { return nil }
+            return (p, t)
+        }
+    }
+}
+
+/// Runs a program with no shell, capturing stdout and stderr, killed after `timeout` seconds.
+enum Subprocess {
+    struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ argv: [String], timeout: Double) -> Output? {
+        guard let exe = argv.first else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = Array(argv.dropFirst())
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let errBox = DataBox()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        killer.cancel()
+        group.wait()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: errBox.get(), as: UTF8.self))
+    }
+}
+
+private final class DataBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
