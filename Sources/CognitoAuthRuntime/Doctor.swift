@@ -221,14 +221,35 @@ public enum Doctor {
         guard let run = Subprocess.run([options.sshd] + args, timeout: 10) else {
             return [.fail(.sshd, "sshd", "could not run \(shown)")]
         }
-        guard run.status == 0 else {
-            let why = run.stderr.split(separator: "\n").prefix(3).joined(separator: " / ")
-            return [.fail(.sshd, "sshd", "\(shown) failed (exit \(run.status)): \(why.isEmpty ? "no message" : why)",
-                          fix: "run `\(shown)` to see the problem (missing host keys: ssh-keygen -A)")]
+        func message(_ text: String) -> String {
+            text.split(whereSeparator: \.isNewline).prefix(3).joined(separator: " / ")
         }
-        let settings = SshdSettings.parse(run.stdout)
+        var output = run.stdout
+        var refusal: String?
+        if run.status != 0 {
+            let why = message(run.stderr)
+            // sshd -T refuses a config whose AuthenticationMethods needs a disabled method (e.g.
+            // keyboard-interactive with KbdInteractiveAuthentication no). Read the rest of the
+            // settings anyway, with that one overridden, so every finding is reported.
+            if why.contains("AuthenticationMethods"),
+               let again = Subprocess.run([options.sshd] + args + ["-o", "AuthenticationMethods=any"], timeout: 10),
+               again.status == 0 {
+                output = again.stdout
+                refusal = why
+            } else {
+                var fix = "run `\(shown)` to see the problem"
+                if why.contains("privilege separation directory") {
+                    fix = "mkdir -m 0755 /run/sshd   (sshd's runtime directory; systemd makes it while sshd runs)"
+                } else if why.contains("host key") || why.contains("hostkeys") {
+                    fix = "ssh-keygen -A   (creates the missing host keys)"
+                }
+                return [.fail(.sshd, "sshd", "\(shown) failed (exit \(run.status)): \(why.isEmpty ? "no message" : why)", fix: fix)]
+            }
+        }
+        let settings = SshdSettings.parse(output)
         guard !settings.isEmpty else { return [.fail(.sshd, "sshd", "\(shown) printed nothing")] }
-        var out = SshdCheck.judge(settings, loginTimeout: loginTimeout, where: options.sshdConfig ?? "/etc/ssh/sshd_config")
+        var out = SshdCheck.judge(settings, loginTimeout: loginTimeout, where: options.sshdConfig ?? "/etc/ssh/sshd_config",
+                                  authMethodsRefusal: refusal)
         if defaulted {
             out = out.map { f in
                 var f = f

@@ -89,6 +89,13 @@ struct SshdCheckTests {
         #expect(f?.status == expected, "\(value): \(String(describing: f))")
     }
 
+    @Test func sshdRefusingTheMethodsIsAFailure() {
+        let fs = SshdCheck.judge(sshd(["authenticationmethods": "any"]), loginTimeout: 110, where: "x",
+                                 authMethodsRefusal: "Disabled method \"keyboard-interactive\"")
+        let f = finding(fs, "sshd AuthenticationMethods")
+        #expect(f?.status == .fail && f?.message.contains("would not start") == true)
+    }
+
     @Test func anyWarnsOnlyWhenKeysOrPasswordsAlsoAdmit() {
         let open = SshdCheck.judge(sshd(["authenticationmethods": "any"]), loginTimeout: 110, where: "x")
         #expect(finding(open, "sshd AuthenticationMethods")?.status == .warn)

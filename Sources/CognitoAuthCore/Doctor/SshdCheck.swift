@@ -27,7 +27,11 @@ public enum SshdCheck {
     /// - Parameters:
     ///   - loginTimeout: the config's `login_timeout`; sshd's LoginGraceTime must exceed it.
     ///   - where: where the admin should put a fix, e.g. `/etc/ssh/sshd_config`.
-    public static func judge(_ s: SshdSettings, loginTimeout: Int, where file: String) -> [DoctorFinding] {
+    ///   - authMethodsRefusal: set when sshd refused the configuration because of its
+    ///     AuthenticationMethods (e.g. "Disabled method keyboard-interactive …"); the settings were then
+    ///     read again with `-o AuthenticationMethods=any`, so that value is not the configured one.
+    public static func judge(_ s: SshdSettings, loginTimeout: Int, where file: String,
+                             authMethodsRefusal: String? = nil) -> [DoctorFinding] {
         var out: [DoctorFinding] = []
         func fix(_ line: String) -> String { "\(line)    (in \(file), before any Match block)" }
 
@@ -47,7 +51,12 @@ public enum SshdCheck {
                              fix: fix("KbdInteractiveAuthentication yes")))
         }
 
-        out.append(authenticationMethods(s, fix: fix))
+        if let refusal = authMethodsRefusal {
+            out.append(.fail(.sshd, "sshd AuthenticationMethods", "sshd refuses this configuration and would not start: \(refusal)",
+                             fix: fix("AuthenticationMethods keyboard-interactive") + "\n" + fix("KbdInteractiveAuthentication yes")))
+        } else {
+            out.append(authenticationMethods(s, fix: fix))
+        }
 
         if let raw = s.first("logingracetime") {
             if let grace = Int(raw) {
