@@ -44,6 +44,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmark: ID-token verifications per second (scripts/bench-verify). Not installed.
+        .executableTarget(
+            name: "cognito-auth-bench",
+            dependencies: ["CognitoAuthCore", "CognitoEmulator"]
+        ),
         .testTarget(
             name: "CognitoAuthCoreTests",
             dependencies: [

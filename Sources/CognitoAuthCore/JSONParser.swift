@@ -1,3 +1,5 @@
+import Foundation
+
 /// A strict RFC 8259 JSON parser for the documents this project trusts least: token headers and
 /// payloads, JWKS, discovery, the cache. Stricter than Foundation's decoder where it matters for
 /// security — a member name that appears twice is an error rather than "last one wins" (two
@@ -7,7 +9,15 @@ public enum StrictJSON {
     public static let maxDepth = 32
 
     public static func parse<C: Collection>(_ bytes: C) -> JSONValue? where C.Element == UInt8 {
-        let buffer = Array(bytes)
+        if let v = bytes.withContiguousStorageIfAvailable({ parse(buffer: $0) }) { return v }
+        return Array(bytes).withUnsafeBufferPointer { parse(buffer: $0) }
+    }
+
+    public static func parse(_ data: Data) -> JSONValue? {
+        data.withUnsafeBytes { parse(buffer: $0.bindMemory(to: UInt8.self)) }
+    }
+
+    static func parse(buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
         var parser = Parser(bytes: buffer)
         guard let value = parser.value(depth: 0) else { return nil }
         parser.skipWhitespace()
@@ -15,10 +25,10 @@ public enum StrictJSON {
     }
 
     struct Parser {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func skipWhitespace() {
             while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
@@ -43,7 +53,7 @@ public enum StrictJSON {
 
         mutating func literal(_ word: StaticString, _ v: JSONValue) -> JSONValue? {
             let w = word.withUTF8Buffer { Array($0) }
-            guard index + w.count <= bytes.count, Array(bytes[index..<index + w.count]) == w else { return nil }
+            guard index + w.count <= bytes.count, bytes[index..<index + w.count].elementsEqual(w) else { return nil }
             index += w.count
             return v
         }
@@ -51,6 +61,7 @@ public enum StrictJSON {
         mutating func object(depth: Int) -> JSONValue? {
             index += 1
             var members: [String: JSONValue] = [:]
+            members.reserveCapacity(24)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -110,8 +121,12 @@ public enum StrictJSON {
             while index < bytes.count {
                 let c = bytes[index]
                 if c == UInt8(ascii: "\"") {
+                    defer { index += 1 }
+                    if out.isEmpty {
+                        // The common case, no escapes: one validated copy straight from the input.
+                        return String(validating: UnsafeBufferPointer(rebasing: bytes[runStart..<index]), as: UTF8.self)
+                    }
                     out += bytes[runStart..<index]
-                    index += 1
                     return String(validating: out, as: UTF8.self)
                 }
                 if c < 0x20 { return nil }
@@ -173,6 +188,13 @@ public enum StrictJSON {
                 let digits = index
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
                 guard index > digits else { return nil }
+            }
+            // Integers of up to 15 digits (every NumericDate) are exact in a Double: skip the text round trip.
+            let digits = bytes[start] == UInt8(ascii: "-") ? index - start - 1 : index - start
+            if digits <= 15, !bytes[start..<index].contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) {
+                var n: Int64 = 0
+                for b in bytes[start..<index] where b != UInt8(ascii: "-") { n = n * 10 + Int64(b - 0x30) }
+                return .number(Double(bytes[start] == UInt8(ascii: "-") ? -n : n))
             }
             guard let d = Double(String(decoding: bytes[start..<index], as: UTF8.self)), d.isFinite else { return nil }
             return .number(d)

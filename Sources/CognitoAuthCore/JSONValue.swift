@@ -19,7 +19,8 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses a JSON document whose top level must be an object (strictly: see `StrictJSON`).
     /// Returns nil for anything else.
     public static func parseObject<D: DataProtocol>(_ data: D) -> [String: JSONValue]? {
-        StrictJSON.parse(data)?.objectValue
+        if let d = data as? Data { return StrictJSON.parse(d)?.objectValue }
+        return StrictJSON.parse(Array(data))?.objectValue
     }
 
     /// A compact, deterministic rendering (sorted keys), used for display and for the emulator.

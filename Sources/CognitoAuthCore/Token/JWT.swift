@@ -14,12 +14,19 @@ public struct CompactJWS: Sendable {
         guard token.utf8.count <= maxBytes else {
             return .failure(Refusal(.tokenTooLarge, "token is \(token.utf8.count) bytes, over the \(maxBytes)-byte limit"))
         }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
-            return .failure(Refusal(.malformedToken, "token has \(parts.count) dot-separated parts, not 3"))
+        // Work on the UTF-8 bytes: splitting a String by Character costs more than the RSA check.
+        let bytes = Array(token.utf8)
+        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else {
+            return .failure(Refusal(.malformedToken, "token has \(dots.count + 1) dot-separated parts, not 3"))
         }
-        guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]) else {
+        let decoded = bytes.withUnsafeBufferPointer { all -> (Data, Data, Data)? in
+            guard let h = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[0..<dots[0]])),
+                  let p = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[(dots[0] + 1)..<dots[1]])),
+                  let s = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[(dots[1] + 1)...])) else { return nil }
+            return (h, p, s)
+        }
+        guard let (headerBytes, payloadBytes, signature) = decoded else {
             return .failure(Refusal(.malformedToken, "token part is not canonical unpadded base64url"))
         }
         guard let header = JSONValue.parseObject(headerBytes) else {
@@ -28,7 +35,7 @@ public struct CompactJWS: Sendable {
         guard let claims = JSONValue.parseObject(payloadBytes) else {
             return .failure(Refusal(.malformedToken, "token payload is not a JSON object"))
         }
-        let input = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        let input = Array(bytes[..<dots[1]])
         return .success(CompactJWS(header: header, claims: claims, signingInput: input, signature: signature))
     }
 }
