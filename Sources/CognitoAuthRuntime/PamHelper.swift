@@ -27,12 +27,15 @@ public enum PamHelper {
         }
 
         func conclude(_ decision: Decision, format: Config.AuditFormat, extra: [(String, String)] = []) -> Int32 {
-            if decision.outcome != .allowed {
-                _ = try? channel.converse([.error(decision.userMessage)], listener: nil, deadline: Deadline.after(seconds: 5))
-            }
+            // The audit line first: whatever happens to the conversation below, the decision is on record.
             let ms = Int((Deadline.now() - began) / 1_000_000)
             let event = AuditEvent(decision: decision, start: start, durationMs: ms, extra: extra)
             Syslog.log(decision.outcome == .allowed ? .notice : .warning, event.render(format))
+            if decision.outcome != .allowed {
+                // Best effort and short: after a timeout the module may still be inside the
+                // application's conversation function and never read this.
+                _ = try? channel.converse([.error(decision.userMessage)], listener: nil, deadline: Deadline.after(seconds: 2))
+            }
             let result = WireMessage("RESULT", [("outcome", decision.outcome.rawValue),
                                                 ("user", decision.localUser ?? ""),
                                                 ("reason", decision.reason.rawValue)])

@@ -60,7 +60,7 @@ struct DemoCommand: ParsableCommand {
 
         // The demo maps both sample people to the account running it, so the local-account check
         // is real; the group policy then admits alice and refuses bob.
-        let me = String(cString: getpwuid(geteuid())?.pointee.pw_name ?? strdup("root"))
+        let me = getpwuid(geteuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "root"
         let dir = try makePrivateDirectory()
         defer { _ = try? FileManager.default.removeItem(atPath: dir) }
         try writePrivate("\(dir)/client-secret", "demo-secret\n")
