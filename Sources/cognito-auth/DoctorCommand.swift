@@ -9,15 +9,13 @@ struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check this host's setup: config and file modes, Cognito discovery and JWKS, clock, redirect ports, sshd and the PAM stacks.",
-        discussion: """
-        Each finding is printed with ✓ (passes), ! (works, but look at it) or ✗ (fails), and a fix line
-        when there is something to change. Exit codes: 0 no check failed (warnings allowed); 1 a sshd,
-        PAM, clock or port check failed; 2 the configuration or one of its files is wrong; 3 the
-        identity provider is unreachable or answered something unusable.
-        """)
+        discussion: "Each finding is printed with ✓ (passes), ! (works, but look at it) or ✗ (fails), and a fix line "
+            + "when there is something to change. Exit codes: 0 no check failed (warnings allowed); 1 a sshd, PAM, "
+            + "clock or port check failed; 2 the configuration or one of its files is wrong; 3 the identity provider "
+            + "is unreachable or answered something unusable.")
 
     @OptionGroup var options: ConfigOption
-    @Option(help: ArgumentHelp("The sshd binary; doctor runs `SSHD -T`.", valueName: "path"))
+    @Option(help: ArgumentHelp("The sshd binary to run as `sshd -T`.", valueName: "path"))
     var sshd: String = "/usr/sbin/sshd"
     @Option(name: .customLong("sshd-config"), help: ArgumentHelp("Check this sshd_config (`sshd -T -f PATH`) instead of sshd's default.", valueName: "path"))
     var sshdConfig: String?

@@ -16,7 +16,7 @@ import types
 import pexpect
 import pytest
 
-from harness import (CLIENT_ID, HELPER, Browser, Emulator, LocalAccounts, PamSetup, free_port, read_prompt,
+from harness import (CLIENT_ID, HELPER, ROOT, Browser, Emulator, LocalAccounts, PamSetup, free_port, read_prompt,
                      write_private, URL_RE)
 
 ALICE = ("alice@example.com", "Alice-pw-1")
@@ -477,3 +477,83 @@ def test_doctor_unreachable_idp_exits_3(workdir, host_key, redirect_uris):
     assert rc == 3, out
     assert re.search(r"^✗ discovery: unreachable", out, re.M), out
     assert "fix: check DNS, proxy, firewall and ca_file" in out
+
+
+# ---------------------------------------------------------------- man pages
+
+MAN = os.path.join(ROOT, "contrib", "man")
+MAN_PAGES = ["cognito-auth.8", "pam_cognito.8", "cognito-auth.conf.5"]
+
+
+def man_source(name):
+    with open(os.path.join(MAN, name)) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("page", MAN_PAGES)
+def test_man_page_renders_without_warnings(page):
+    path = os.path.join(MAN, page)
+    p = subprocess.run(["groff", "-ww", "-man", "-Tutf8", path], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    p = subprocess.run(["man", "-l", path], capture_output=True, text=True, env=dict(os.environ, MANWIDTH="80", MANPAGER="cat"))
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert "NAME" in p.stdout and "SEE ALSO" in p.stdout
+
+
+def config_keys():
+    """Every key README's configuration table documents, and every key the parser accepts."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    keys = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M))
+    with open(os.path.join(ROOT, "Sources", "CognitoAuthCore", "Config", "ConfigParser.swift")) as f:
+        parser = f.read()
+    block = re.search(r"topLevelKeys: Set<String> = \[(.*?)\]", parser, re.S).group(1)
+    keys |= set(re.findall(r'"([a-z_]+)"', block))
+    assert len(keys) >= 20, keys
+    return sorted(keys)
+
+
+def test_config_man_page_documents_every_key():
+    src = man_source("cognito-auth.conf.5")
+    missing = [k for k in config_keys() if not re.search(rf'^\.BI {k} " = "', src, re.M)]
+    assert not missing, missing
+
+
+def subcommands_and_options():
+    """{subcommand: [--option, ...]} from the built binary's own help."""
+    top = subprocess.run([HELPER, "--help"], capture_output=True, text=True).stdout
+    subs = re.findall(r"^  ([a-z-]+)  ", top.split("SUBCOMMANDS:", 1)[1], re.M)
+    out = {}
+    for sub in subs:
+        text = subprocess.run([HELPER, sub, "--help"], capture_output=True, text=True).stdout
+        out[sub] = sorted(set(re.findall(r"^  (--[a-z-]+)", text, re.M)) - {"--help"})
+    return out
+
+
+def test_command_man_page_documents_every_command_option_and_exit_code():
+    src = man_source("cognito-auth.8")
+    found = subcommands_and_options()
+    assert {"test", "doctor", "verify-token"} <= set(found), found
+    for sub, opts in found.items():
+        assert re.search(rf"^\.B {sub}$", src, re.M), f"{sub} missing from the SYNOPSIS"
+        assert re.search(rf"^\.SS \"?{sub}\b", src, re.M), f"{sub} has no section"
+        for opt in opts:
+            assert opt.replace("-", r"\-") in src, (sub, opt)
+    assert "pam-helper" in src
+    exit_status = src.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
+    for code in "0123":
+        assert f".B {code}\n" in exit_status
+
+
+def test_module_man_page_documents_arguments_and_pam_codes():
+    src = man_source("pam_cognito.8")
+    for arg in ["config=", "helper=", "debug", "ignore_unknown_user"]:
+        assert re.search(rf"^\.(B|BI) {re.escape(arg)}", src, re.M), arg
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    codes = set(re.findall(r"`(PAM_[A-Z_]+)`", readme.split("### PAM results", 1)[1].split("\n## ", 1)[0]))
+    assert {"PAM_SUCCESS", "PAM_AUTH_ERR", "PAM_AUTHINFO_UNAVAIL"} <= codes
+    values = src.split(".SH RETURN VALUES", 1)[1].split(".SH ", 1)[0]
+    for code in sorted(codes | {"PAM_PERM_DENIED", "PAM_IGNORE"}):
+        assert f".B {code}\n" in values, code
