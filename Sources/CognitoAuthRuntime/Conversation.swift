@@ -45,28 +45,16 @@ public final class SocketConversation: Conversation {
 
     /// Reads the next message, serving the listener meanwhile.
     public func receive(deadline: Deadline, listener: LoopbackListener? = nil) throws(ConversationFailure) -> WireMessage {
-        while true {
-            // Only read when poll says so: a blocking read here would starve the listener.
-            var next = reader.buffered()
-            if next == nil {
-                var fds = [fd]
-                if let listener { fds.append(listener.fd) }
-                let ready = pollReadable(fds, until: deadline)
-                if ready.isEmpty { throw .timedOut }
-                if let listener, ready.contains(listener.fd) { listener.handleReadable() }
-                if ready.contains(fd) { next = reader.readAvailable() }
+        switch reader.next(until: deadline, serving: listener) {
+        case .timedOut, .interrupted: throw .timedOut
+        case .line(var bytes):
+            defer { for i in bytes.indices { bytes[i] = 0 } }
+            switch WireMessage.decode(bytes) {
+            case .success(let m): return m
+            case .failure(let r): throw .protocolViolation(r.detail)
             }
-            switch next {
-            case .line(var bytes)?:
-                defer { for i in bytes.indices { bytes[i] = 0 } }
-                switch WireMessage.decode(bytes) {
-                case .success(let m): return m
-                case .failure(let r): throw .protocolViolation(r.detail)
-                }
-            case .eof?: throw .failed("pam_cognito.so closed the connection")
-            case .tooLong?: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
-            case .none?, nil: continue
-            }
+        case .eof: throw .failed("pam_cognito.so closed the connection")
+        case .tooLong: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
         }
     }
 
@@ -107,34 +95,20 @@ public final class TerminalConversation: Conversation {
             let text = m.isPrompt ? m.text : m.text + "\n"
             _ = writeAll(output, Array(text.utf8))
             guard m.isPrompt else { continue }
-            promptLoop: while true {
-                if let listener, listener.result != nil {
-                    _ = writeAll(output, Array("\n(the browser's redirect reached this host)\n".utf8))
-                    return .callbackArrived
-                }
-                var next = reader.buffered()
-                if next == nil {
-                    var fds = [input]
-                    if let listener { fds.append(listener.fd) }
-                    let ready = pollReadable(fds, until: deadline)
-                    if ready.isEmpty { throw .timedOut }
-                    if let listener, ready.contains(listener.fd) { listener.handleReadable() }
-                    if ready.contains(input) { next = reader.readAvailable() }
-                }
-                switch next {
-                case .line(let bytes)?:
-                    answers.append(String(decoding: bytes, as: UTF8.self))
-                    break promptLoop
-                case .eof?:
-                    throw .failed("end of input")
-                case .tooLong?:
-                    // Handed on as over-long so the redirect parser refuses it with its own reason.
-                    answers.append(String(repeating: "x", count: RedirectParser.maxInputBytes + 1))
-                    reader.wipe()
-                    break promptLoop
-                case .none?, nil:
-                    continue
-                }
+            switch reader.next(until: deadline, serving: listener, interruptWhen: { listener?.result != nil }) {
+            case .interrupted:
+                _ = writeAll(output, Array("\n(the browser's redirect reached this host)\n".utf8))
+                return .callbackArrived
+            case .timedOut:
+                throw .timedOut
+            case .line(let bytes):
+                answers.append(String(decoding: bytes, as: UTF8.self))
+            case .eof:
+                throw .failed("end of input")
+            case .tooLong:
+                // Handed on as over-long so the redirect parser refuses it with its own reason.
+                answers.append(String(repeating: "x", count: RedirectParser.maxInputBytes + 1))
+                reader.wipe()
             }
         }
         return .answers(answers)

@@ -73,6 +73,31 @@ final class LineReader {
         return buffer.count >= maxLine ? .tooLong : nil
     }
 
+    enum Wait { case line([UInt8]), eof, tooLong, timedOut, interrupted }
+
+    /// The next complete line. Reads only when poll says so (a blocking read would starve the
+    /// listener) and serves `listener` meanwhile. `interruptWhen` is asked before each wait.
+    func next(until deadline: Deadline, serving listener: LoopbackListener?, interruptWhen: () -> Bool = { false }) -> Wait {
+        while true {
+            if interruptWhen() { return .interrupted }
+            var line = buffered()
+            if line == nil {
+                var fds = [fd]
+                if let listener { fds.append(listener.fd) }
+                let ready = pollReadable(fds, until: deadline)
+                if ready.isEmpty { return .timedOut }
+                if let listener, ready.contains(listener.fd) { listener.handleReadable() }
+                if ready.contains(fd) { line = readAvailable() }
+            }
+            switch line {
+            case .line(let bytes)?: return .line(bytes)
+            case .eof?: return .eof
+            case .tooLong?: return .tooLong
+            case .none?, nil: continue
+            }
+        }
+    }
+
     /// Wipes buffered bytes (they may hold a pasted authorization code).
     func wipe() { for i in buffer.indices { buffer[i] = 0 }; buffer.removeAll() }
 }

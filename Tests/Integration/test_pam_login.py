@@ -176,6 +176,8 @@ def test_token_fault_is_refused_through_pam(pam, syslog, emulator, fault, reason
 
 
 def test_bad_config_is_a_service_error(pam, syslog):
+    with open(pam.config) as f:
+        bad_line = len(f.read().splitlines()) + 1
     with open(pam.config, "a") as f:
         f.write("no_such_key = 1\n")
     host = rhost()
@@ -183,7 +185,7 @@ def test_bad_config_is_a_service_error(pam, syslog):
     assert PAM_SERVICE_ERR in pam_result(child)
     a = one_audit_line(syslog, f"rhost={host}")
     assert (a["result"], a["reason"]) == ("config_error", "config_invalid")
-    assert a["detail"] == f"{pam.config}:12: no_such_key: unknown key"
+    assert a["detail"] == f"{pam.config}:{bad_line}: no_such_key: unknown key"
 
 
 def test_emulator_stopped_is_unavailable_within_http_timeout(workdir, redirect_uris, accounts, syslog):
