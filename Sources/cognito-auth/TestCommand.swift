@@ -149,8 +149,18 @@ final class CountdownConversation: Conversation {
         return "  waiting for the sign-in: \(left) s left"
     }
 
-    private func redraw(_ deadline: Deadline) {
-        write("\u{1B}7\u{1B}[1A\r" + Self.status(deadline) + "\u{1B}[K\u{1B}8")
+    /// Rows between the status line and the cursor: the prompt may wrap on a narrow terminal.
+    /// (Text the person has typed but not yet entered is not visible to us in canonical mode; a
+    /// long paste that wraps can be overdrawn on screen until Enter, never in what is read.)
+    private func rowsUp(_ prompt: String) -> Int {
+        var ws = winsize()
+        let cols = ioctl(output, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 0 ? Int(ws.ws_col) : 80
+        let width = prompt.unicodeScalars.count
+        return 1 + (width > 0 ? (width - 1) / cols : 0)
+    }
+
+    private func redraw(_ deadline: Deadline, prompt: String) {
+        write("\u{1B}7\u{1B}[\(rowsUp(prompt))A\r" + Self.status(deadline) + "\u{1B}[K\u{1B}8")
     }
 
     /// A complete line from the buffer, or nil; an over-long line becomes an over-long answer that
@@ -202,7 +212,7 @@ final class CountdownConversation: Conversation {
                         for i in chunk.indices { chunk[i] = 0 }
                     }
                 }
-                if buffer.firstIndex(of: UInt8(ascii: "\n")) == nil && !eof { redraw(deadline) }
+                if buffer.firstIndex(of: UInt8(ascii: "\n")) == nil && !eof { redraw(deadline, prompt: m.text) }
             }
         }
         return .answers(answers)

@@ -26,7 +26,7 @@ ALICE_LOCAL = f"clia{os.getpid() % 100000}"
 BOB_LOCAL = f"clib{os.getpid() % 100000}"
 # "✓ NAME: DETAIL (N ms)"; token checks are named "token: CHECK", claim rules "require_claims CLAIM".
 STEP_RE = re.compile(r"^([✓✗]) ((?:token: )?(?:require_claims \S+|[^:]+)): .* \((\d+) ms\)\s*$")
-COUNTDOWN_RE = r"\x1b7\x1b\[1A\r  waiting for the sign-in: (\d+) s left\x1b\[K\x1b8"
+COUNTDOWN_RE = r"\x1b7\x1b\[\d+A\r  waiting for the sign-in: (\d+) s left\x1b\[K\x1b8"
 
 
 @pytest.fixture(scope="module")
