@@ -1,3 +1,4 @@
+import CognitoAuthCore
 import Foundation
 
 /// A JSON value that keeps member order and may repeat a key, so the emulator can write exactly
@@ -24,23 +25,7 @@ indirect enum OrderedJSON: Sendable {
 
     var bytes: [UInt8] { Array(text.utf8) }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 }
 
 /// Small helpers for an object under construction.

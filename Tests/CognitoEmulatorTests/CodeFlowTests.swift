@@ -91,7 +91,10 @@ struct CodeFlowTests {
         #expect(c["token_use"]?.string == "id")
         let iat = try #require(c["iat"]?.number)
         #expect(c["exp"]?.number == iat + 3600)
-        #expect(c["auth_time"]?.number == iat)
+        // auth_time is when the person signed in; the token is issued at the exchange, which may
+        // fall in the next second on a loaded machine.
+        let authTime = try #require(c["auth_time"]?.number)
+        #expect(authTime <= iat && iat - authTime < 30)
         #expect(abs(iat - Date().timeIntervalSince1970) < 60)
         #expect(c["jti"]?.string?.count == 36)
         #expect(c["email"]?.string == "alice@example.com")
