@@ -74,7 +74,10 @@ public struct AuditEvent: Sendable {
         case .kv:
             return fields.map { "\($0.0)=\(Self.kvValue($0.1))" }.joined(separator: " ")
         case .json:
-            return "{" + fields.map { JSONValue.quote($0.0) + ":" + JSONValue.quote($0.1) }.joined(separator: ",") + "}"
+            return "{" + fields.map { key, value in
+                // duration_ms is the one number; everything else is text as it came.
+                JSONValue.quote(key) + ":" + (key == "duration_ms" && Int(value) != nil ? value : JSONValue.quote(value))
+            }.joined(separator: ",") + "}"
         }
     }
 

@@ -207,7 +207,22 @@ final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// IMF-fixdate, e.g. "Sun, 22 Nov 2026 01:17:37 GMT".
+    static func httpDate(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(tm.tm_wday) % 7]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon) % 12]) \(tm.tm_year + 1900) "
+            + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+    }
+
     private func respond(_ fd: Int32, _ response: HTTPResponse) {
+        var response = response
+        // Like every Cognito endpoint, say what time it is (RFC 9110 §6.6.1): clients compare clocks with it.
+        if response.header("Date") == nil { response.headers.append((name: "Date", value: Self.httpDate(Date()))) }
         let bytes = response.serialize()
         var offset = 0
         while offset < bytes.count {

@@ -17,6 +17,20 @@ struct CognitoAuth: ParsableCommand {
         """,
         subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
     )
+
+    /// As ParsableCommand.main, except that a usage error exits 2 (DESIGN.md §5), not EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 struct ConfigOption: ParsableArguments {

@@ -67,8 +67,10 @@ class Syslog:
     def start(self):
         import fcntl
         os.makedirs(self.DIR, mode=0o755, exist_ok=True)
-        self.lockfd = os.open(os.path.join(self.DIR, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.lockfd, fcntl.LOCK_EX)          # serialise start/stop decisions
+        # Two locks: `mutex` serialises the start/stop decisions (held only briefly); every attached
+        # user holds `users` shared, so a stopper can tell whether anyone else still reads the log.
+        mutex = os.open(os.path.join(self.DIR, "mutex"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(mutex, fcntl.LOCK_EX)
         try:
             if not self._daemon_alive():
                 if os.path.exists("/dev/log"):
@@ -90,33 +92,39 @@ authpriv.* action(type="omfile" file="{self.log}" template="line")
                 else:
                     raise RuntimeError("rsyslogd did not create /dev/log")
             self.offset = os.path.getsize(self.log)
+            self.lockfd = os.open(os.path.join(self.DIR, "users"), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.lockfd, fcntl.LOCK_SH)
         finally:
-            fcntl.flock(self.lockfd, fcntl.LOCK_SH)      # attached: keep a shared lock
+            fcntl.flock(mutex, fcntl.LOCK_UN)
+            os.close(mutex)
         return self
 
     def stop(self):
         import fcntl
         if self.lockfd is None:
             return
+        mutex = os.open(os.path.join(self.DIR, "mutex"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(mutex, fcntl.LOCK_EX)
         try:
-            fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # only if nobody else is attached
-        except OSError:
-            os.close(self.lockfd)
-            self.lockfd = None
-            return
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read().strip())
-            os.kill(pid, 15)
-            for _ in range(100):
-                if not os.path.exists("/dev/log"):
-                    break
-                time.sleep(0.05)
-        except (OSError, ValueError):
-            pass
+            try:
+                fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # only if nobody else is attached
+            except OSError:
+                return
+            try:
+                with open(self.pidfile) as f:
+                    pid = int(f.read().strip())
+                os.kill(pid, 15)
+                for _ in range(100):
+                    if not os.path.exists("/dev/log"):
+                        break
+                    time.sleep(0.05)
+            except (OSError, ValueError):
+                pass
         finally:
             os.close(self.lockfd)
             self.lockfd = None
+            fcntl.flock(mutex, fcntl.LOCK_UN)
+            os.close(mutex)
 
     def lines(self):
         with open(self.log, "rb") as f:
