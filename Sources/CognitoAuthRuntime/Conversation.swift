@@ -78,28 +78,53 @@ public final class SocketConversation: Conversation {
     }
 }
 
-/// A terminal: messages to an output descriptor, answers from an input descriptor.
+/// A terminal: messages to an output descriptor, answers from an input descriptor. With
+/// `countdown`, a status line above the prompt shows the seconds left until login_timeout, redrawn
+/// in place once a second (save cursor, up, \r, text, erase to end of line, restore cursor) so what
+/// the person types is not disturbed. Only for a real terminal.
 public final class TerminalConversation: Conversation {
     let input: Int32
     let output: Int32
+    let countdown: Bool
     let reader: LineReader
 
-    public init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) {
-        self.input = input; self.output = output
+    public init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, countdown: Bool = false) {
+        self.input = input; self.output = output; self.countdown = countdown
         self.reader = LineReader(fd: input, maxLine: RedirectParser.maxInputBytes + 1)
+    }
+
+    deinit { reader.wipe() }
+
+    func write(_ s: String) { _ = writeAll(output, Array(s.utf8)) }
+
+    static func status(_ deadline: Deadline) -> String {
+        "  waiting for the sign-in: \((Int(deadline.remainingMilliseconds) + 999) / 1000) s left"
+    }
+
+    /// Rows between the status line and the cursor: the prompt may wrap on a narrow terminal.
+    /// (Text typed but not yet entered is invisible to us in canonical mode; a long paste that
+    /// wraps can be overdrawn on screen until Enter, never in what is read.)
+    func rowsUp(_ prompt: String) -> Int {
+        var ws = winsize()
+        let cols = ioctl(output, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 0 ? Int(ws.ws_col) : 80
+        let width = prompt.unicodeScalars.count
+        return 1 + (width > 0 ? (width - 1) / cols : 0)
     }
 
     public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         var answers: [String] = []
         for m in messages {
-            let text = m.isPrompt ? m.text : m.text + "\n"
-            _ = writeAll(output, Array(text.utf8))
-            guard m.isPrompt else { continue }
-            switch reader.next(until: deadline, serving: listener, interruptWhen: { listener?.result != nil }) {
+            guard m.isPrompt else { write(m.text + "\n"); continue }
+            write(countdown ? Self.status(deadline) + "\n" + m.text : m.text)
+            let tick: (() -> Void)? = countdown ? { [self] in
+                write("\u{1B}7\u{1B}[\(rowsUp(m.text))A\r" + Self.status(deadline) + "\u{1B}[K\u{1B}8")
+            } : nil
+            switch reader.next(until: deadline, serving: listener, interruptWhen: { listener?.result != nil }, tick: tick) {
             case .interrupted:
-                _ = writeAll(output, Array("\n(the browser's redirect reached this host)\n".utf8))
+                write("\n(the browser's redirect reached this host)\n")
                 return .callbackArrived
             case .timedOut:
+                write("\n")
                 throw .timedOut
             case .line(let bytes):
                 answers.append(String(decoding: bytes, as: UTF8.self))

@@ -77,15 +77,26 @@ final class LineReader {
 
     /// The next complete line. Reads only when poll says so (a blocking read would starve the
     /// listener) and serves `listener` meanwhile. `interruptWhen` is asked before each wait.
-    func next(until deadline: Deadline, serving listener: LoopbackListener?, interruptWhen: () -> Bool = { false }) -> Wait {
+    /// With `tick`, it also wakes at each whole second of the monotonic clock and calls `tick`.
+    func next(until deadline: Deadline, serving listener: LoopbackListener?, interruptWhen: () -> Bool = { false },
+              tick: (() -> Void)? = nil) -> Wait {
         while true {
             if interruptWhen() { return .interrupted }
             var line = buffered()
             if line == nil {
                 var fds = [fd]
                 if let listener { fds.append(listener.fd) }
-                let ready = pollReadable(fds, until: deadline)
-                if ready.isEmpty { return .timedOut }
+                var wake = deadline
+                if tick != nil {
+                    let now = Deadline.now()
+                    wake = Deadline(at: now + (1_000_000_000 - now % 1_000_000_000)).earlier(deadline)
+                }
+                let ready = pollReadable(fds, until: wake)
+                if ready.isEmpty {
+                    if deadline.passed { return .timedOut }
+                    tick?()
+                    continue
+                }
                 if let listener, ready.contains(listener.fd) { listener.handleReadable() }
                 if ready.contains(fd) { line = readAvailable() }
             }
