@@ -275,7 +275,8 @@ session required pam_permit.so
                     except OSError:
                         pass
         finally:
-            for path in (self.pam_file, self.pam_file + ".tmp", self.link):
+            # The helper copy (tens of MB) goes too; logs and configs stay for a post-mortem.
+            for path in (self.pam_file, self.pam_file + ".tmp", self.link, self.helper):
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
