@@ -73,7 +73,8 @@ struct auth_record {
 	char user[];
 };
 
-enum { IO_OK, IO_TIMEOUT, IO_ERROR, IO_EOF, IO_TOOLONG };
+/* IO_LATE: the deadline passed while the person was answering (not the helper's fault). */
+enum { IO_OK, IO_TIMEOUT, IO_ERROR, IO_EOF, IO_TOOLONG, IO_LATE };
 
 static long long now_ms(void)
 {
@@ -529,9 +530,9 @@ static int converse(struct session *s, const struct msg *m, long long deadline, 
 		free(resp);
 	}
 	if (now_ms() >= deadline) {
-		ERR(s->pamh, "deadline passed during the conversation; helper killed");
+		ERR(s->pamh, "no answer before the sign-in deadline; helper killed");
 		wipe_free(line, len);
-		return IO_TIMEOUT;
+		return IO_LATE;
 	}
 	if (rc != PAM_SUCCESS) {
 		*conv_failed = 1;
@@ -654,10 +655,18 @@ static int talk(struct session *s, const char *start, size_t start_len, const ch
 				if (style_of(m.tok[i].key) < 0)
 					return violation(s, "unknown CONV message style");
 			rc = converse(s, &m, deadline, &conv_failed);
+			/* A person too slow to sign in is refused, not "IdP unavailable":
+			 * a stack with [authinfo_unavail=ignore] must not fall through. */
+			if (rc == IO_LATE)
+				return PAM_AUTH_ERR;
 			if (rc == IO_TIMEOUT)
-				return PAM_AUTHINFO_UNAVAIL;    /* logged by converse or send */
+				return PAM_AUTHINFO_UNAVAIL;    /* logged by send */
+			/* The helper may have given up (its own login_timeout) and closed
+			 * its end while the person was answering: what it wrote before
+			 * that, its refusal and RESULT, is still queued. Read on; without
+			 * a RESULT the read fails closed. */
 			if (rc != IO_OK)
-				return io_failure(s, rc, "sending ANSWER");
+				DBG(s, "ANSWER not delivered; reading what the helper sent");
 		} else {
 			return violation(s, "unknown verb");
 		}

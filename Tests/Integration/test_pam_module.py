@@ -303,15 +303,29 @@ def test_end_of_input_at_the_prompt_sends_an_empty_answer(stack):
     assert stack.record()["verb"] == "ANSWER" and stack.record()["answers"] == [""]
 
 
-def test_deadline_is_checked_when_the_conversation_returns(stack):
+def test_person_answering_after_the_deadline_is_refused_not_unavailable(stack):
+    # Too slow a person is a refusal: PAM_AUTHINFO_UNAVAIL would let an
+    # [authinfo_unavail=ignore] stack fall through to another module.
     stack.service(conf={"conv": PROMPT_CONV, "word": "xyzzy", "timeout": 1})
     child = stack.spawn()
     child.expect_exact("Redirect URL: ")
     time.sleep(6.5)   # HELLO said 1 s: the module's deadline is 1 + 5 s
     child.sendline("xyzzy")
     run = stack.finish(child)
-    assert_code(run, "PAM_AUTHINFO_UNAVAIL")
-    assert run.log_has("deadline passed during the conversation; helper killed")
+    assert_code(run, "PAM_AUTH_ERR")
+    assert run.log_has("no answer before the sign-in deadline; helper killed")
+
+
+def test_helper_that_gave_up_while_the_person_answered_is_a_refusal(stack):
+    stack.service("gives_up_before_answer")
+    child = stack.spawn()
+    child.expect_exact("Redirect URL: ")
+    time.sleep(0.5)   # the helper has queued its refusal and RESULT, and exited
+    child.sendline("late answer")
+    run = stack.finish(child)
+    assert child.signalstatus is None
+    assert "Sign-in timed out." in run.text
+    assert_code(run, "PAM_AUTH_ERR")
 
 
 def test_helper_gone_before_answer_is_unavailable_without_sigpipe_in_the_host(stack):
