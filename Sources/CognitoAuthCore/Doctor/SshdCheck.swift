@@ -60,8 +60,17 @@ public enum SshdCheck {
 
         if let raw = s.first("logingracetime") {
             if let grace = Int(raw) {
+                // Measured through sshd (issue 4): the helper decides at login_timeout, but sshd's
+                // conversation cannot be interrupted, so an abandoned sign-in holds its unauthenticated
+                // connection until LoginGraceTime.
                 if grace == 0 {
-                    out.append(.pass(.sshd, "sshd LoginGraceTime", "0 (no limit); login_timeout (\(loginTimeout) s) decides"))
+                    out.append(.warn(.sshd, "sshd LoginGraceTime",
+                                     "0 (no limit): a sign-in left at the prompt holds an unauthenticated connection until the client goes away",
+                                     fix: fix("LoginGraceTime \(loginTimeout + 10)")))
+                } else if grace > loginTimeout + 60 {
+                    out.append(.warn(.sshd, "sshd LoginGraceTime",
+                                     "\(grace) s: an abandoned sign-in holds its connection \(grace - loginTimeout) s after login_timeout (\(loginTimeout) s) has refused it",
+                                     fix: fix("LoginGraceTime \(loginTimeout + 10)")))
                 } else if grace > loginTimeout {
                     out.append(.pass(.sshd, "sshd LoginGraceTime", "\(grace) s, more than login_timeout (\(loginTimeout) s)"))
                 } else {
