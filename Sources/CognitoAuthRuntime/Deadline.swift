@@ -15,10 +15,11 @@ public struct Deadline: Sendable {
     public static func after(seconds: Double) -> Deadline {
         Deadline(at: now() + UInt64(max(0, seconds) * 1_000_000_000))
     }
+    /// Rounded up, so a poll(2) given this never wakes before the deadline.
     public var remainingMilliseconds: Int32 {
         let n = Deadline.now()
         guard at > n else { return 0 }
-        return Int32(min(UInt64(Int32.max), (at - n) / 1_000_000))
+        return Int32(min(UInt64(Int32.max), (at - n + 999_999) / 1_000_000))
     }
     public var passed: Bool { Deadline.now() >= at }
     public func earlier(_ other: Deadline) -> Deadline { at <= other.at ? self : other }

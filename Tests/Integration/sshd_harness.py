@@ -74,12 +74,14 @@ def processes_running(exe):
 
 
 def zombies(names=("cognito-auth",)):
-    """PIDs of zombie processes with one of these command names (a zombie has no exe or cmdline)."""
+    """PIDs of zombie processes with one of these command names (a zombie has no exe or cmdline).
+    Children of this test process itself (a CLI run another test has not reaped yet) are not
+    sshd's or the module's doing and are left out."""
     out = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             st = _proc_stat(pid)
-            if st and st[1] == "Z" and any(st[0].startswith(n[:15]) for n in names):
+            if st and st[1] == "Z" and st[2] != os.getpid() and any(st[0].startswith(n[:15]) for n in names):
                 out.append(int(pid))
     return out
 

@@ -78,10 +78,27 @@ def dead_issuer():
     return f"http://127.0.0.1:{free_port()}/us-east-1_Example"
 
 
+_children = []
+
+
+@pytest.fixture(autouse=True)
+def _no_test_process_outlives_its_test():
+    """A failed assertion must not leave `cognito-auth test` running: it would hold its callback port
+    (and then stand as a zombie) for the tests after it."""
+    yield
+    while _children:
+        child = _children.pop()
+        if child.isalive():
+            child.terminate(force=True)
+        child.close()
+
+
 def spawn_test(email, config, *extra):
     """`cognito-auth test` on a pseudo-terminal, as an admin runs it."""
-    return pexpect.spawn(HELPER, ["test", email, "--config", config, *extra], encoding="utf-8", timeout=30,
-                         dimensions=(50, 400))
+    child = pexpect.spawn(HELPER, ["test", email, "--config", config, *extra], encoding="utf-8", timeout=30,
+                          dimensions=(50, 400))
+    _children.append(child)
+    return child
 
 
 def finish(child):
