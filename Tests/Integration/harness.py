@@ -5,7 +5,6 @@ import json
 import os
 import pwd
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -13,7 +12,6 @@ import time
 import urllib.parse
 
 import pexpect
-import pytest
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -21,6 +19,9 @@ HELPER = os.environ.get("COGNITO_AUTH_HELPER", os.path.join(ROOT, ".build", "deb
 MODULE = os.path.join(ROOT, "pam", "pam_cognito.so")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 CLIENT_ID = "itest-client"
+# The two sample people every module signs in with (conftest.py puts them in the emulator).
+ALICE = ("alice@example.com", "Alice-pw-1")
+BOB = ("bob@example.com", "Bob-pw-1")
 CLIENT_SECRET = "itest-secret-value"
 
 # PAM result texts as pamtester prints them (pam_strerror of Linux-PAM 1.5).

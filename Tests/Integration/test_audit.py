@@ -9,8 +9,6 @@ import json
 import os
 import random
 import re
-import shutil
-import tempfile
 import time
 import types
 
@@ -18,8 +16,8 @@ import pexpect
 import pytest
 
 from harness import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR, PAM_SUCCESS, PAM_USER_UNKNOWN, Browser,
-                     Emulator, LocalAccounts, PamSetup, Syslog, free_port, kv_fields, pam_result, read_prompt,
-                     write_private)
+                     Emulator, LocalAccounts, PamSetup, free_port, kv_fields, pam_result,
+                     read_prompt, write_private)
 
 PID = os.getpid() % 100000
 ALICE = ("alice@example.com", "Alice-pw-1")
@@ -48,22 +46,6 @@ def marker():
     """A unique (rhost, tty) for one attempt, unlikely to collide with a concurrent test run."""
     n = next(_attempt)
     return f"198.18.{_run}.{n}", f"pts/a{PID}x{n}"
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    d = tempfile.mkdtemp(prefix="cognito-audit-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def syslog():
-    """The shared rsyslogd on /dev/log; detached (and stopped if this was its last user) at module end."""
-    s = Syslog().start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,11 @@ refetch limit, and corrupt cache files — counted at the emulator."""
 import glob
 import json
 import os
-import tempfile
-import time
 
 import pytest
 
-from harness import (PAM_AUTH_ERR, PAM_SUCCESS, Emulator, LocalAccounts, PamSetup, Syslog, free_port,
-                     kv_fields, sign_in_through_pam)
+from harness import (ALICE, PAM_AUTH_ERR, PAM_SUCCESS, PamSetup, kv_fields, sign_in_through_pam)
 
-ALICE = ("alice@example.com", "Alice-pw-1")
 _n = iter(range(1, 10_000))
 
 
@@ -20,19 +16,8 @@ def rhost():
 
 
 @pytest.fixture(scope="module")
-def env():
-    workdir = tempfile.mkdtemp(prefix="cognito-cache-")
-    os.chmod(workdir, 0o755)
-    syslog = Syslog(workdir).start()
-    accounts = LocalAccounts()
-    accounts.ensure("alice")
-    uris = [f"http://localhost:{free_port()}/callback"]
-    emulator = Emulator(uris)
-    emulator.add_user(*ALICE, groups=["linux-admins"])
-    yield workdir, syslog, emulator, uris
-    emulator.stop()
-    accounts.cleanup()
-    syslog.stop()
+def env(workdir, syslog, emulator, redirect_uris, accounts):
+    return workdir, syslog, emulator, redirect_uris
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import tempfile
 import time
@@ -16,8 +15,8 @@ import types
 import pexpect
 import pytest
 
-from harness import (CLIENT_ID, HELPER, ROOT, Browser, Emulator, LocalAccounts, PamSetup, free_port, read_prompt,
-                     write_private, URL_RE)
+from harness import (CLIENT_ID, HELPER, ROOT, Browser, LocalAccounts, PamSetup, free_port, read_prompt, write_private,
+                     URL_RE)
 
 ALICE = ("alice@example.com", "Alice-pw-1")
 BOB = ("bob@example.com", "Bob-pw-1")
@@ -30,34 +29,12 @@ COUNTDOWN_RE = r"\x1b7\x1b\[\d+A\r  waiting for the sign-in: (\d+) s left\x1b\[K
 
 
 @pytest.fixture(scope="module")
-def workdir():
-    d = tempfile.mkdtemp(prefix="cognito-cli-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
 def accounts():
     a = LocalAccounts()
     a.ensure(ALICE_LOCAL)
     a.ensure(BOB_LOCAL)
     yield a
     a.cleanup()
-
-
-@pytest.fixture(scope="module")
-def redirect_uris():
-    return [f"http://localhost:{free_port()}/callback", f"http://localhost:{free_port()}/callback"]
-
-
-@pytest.fixture(scope="module")
-def emulator(redirect_uris):
-    e = Emulator(redirect_uris)
-    e.add_user(*ALICE, groups=["linux-admins"])
-    e.add_user(*BOB, groups=["staff"])
-    yield e
-    e.stop()
 
 
 @pytest.fixture(scope="module")

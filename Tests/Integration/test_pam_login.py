@@ -2,62 +2,20 @@
 built pam_cognito.so, the built cognito-auth helper, the Cognito emulator, a test browser and a
 real rsyslogd collecting the audit lines."""
 import itertools
-import os
-import tempfile
 import time
 
-import pexpect
 import pytest
 
-from harness import (HELPER, MODULE, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAM_USER_UNKNOWN,
-                     PAM_SERVICE_ERR, Browser, Emulator, LocalAccounts, PamSetup, Syslog, free_port, helper_processes, kv_fields,
-                     pam_result, read_prompt)
+from harness import (ALICE, BOB, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PAM_USER_UNKNOWN, PAM_SERVICE_ERR,
+                     Browser, Emulator, PamSetup, helper_processes, kv_fields, pam_result,
+                     read_prompt)
 
-ALICE = ("alice@example.com", "Alice-pw-1")
-BOB = ("bob@example.com", "Bob-pw-1")
 _rhost = itertools.count(1)
 
 
 def rhost():
     """A unique client address per attempt, so each test finds its own audit line."""
     return f"198.51.100.{next(_rhost)}"
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    d = tempfile.mkdtemp(prefix="cognito-itest-")
-    os.chmod(d, 0o755)
-    return d
-
-
-@pytest.fixture(scope="module")
-def syslog(workdir):
-    s = Syslog(workdir).start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def accounts():
-    a = LocalAccounts()
-    a.ensure("alice")
-    a.ensure("bob")
-    yield a
-    a.cleanup()
-
-
-@pytest.fixture(scope="module")
-def redirect_uris():
-    return [f"http://localhost:{free_port()}/callback", f"http://localhost:{free_port()}/callback"]
-
-
-@pytest.fixture(scope="module")
-def emulator(redirect_uris):
-    e = Emulator(redirect_uris)
-    e.add_user(*ALICE, groups=["linux-admins"])
-    e.add_user(*BOB, groups=["staff"])
-    yield e
-    e.stop()
 
 
 @pytest.fixture

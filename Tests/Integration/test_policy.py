@@ -3,15 +3,12 @@ max_auth_age, claim rules, username_claim, sticky identity and `cognito-auth unp
 pam_sm_acct_mgmt. Every refusal's audit line names the rule."""
 import os
 import subprocess
-import tempfile
 
 import pytest
 
-from harness import (HELPER, PAM_AUTH_ERR, PAM_PERM_DENIED, PAM_SUCCESS, Emulator, LocalAccounts, PamSetup, Syslog,
-                     free_port, kv_fields, sign_in_through_pam)
+from harness import (ALICE, BOB, HELPER, PAM_AUTH_ERR, PAM_SUCCESS, LocalAccounts, PamSetup, kv_fields,
+                     sign_in_through_pam)
 
-ALICE = ("alice@example.com", "Alice-pw-1")
-BOB = ("bob@example.com", "Bob-pw-1")
 _n = iter(range(1, 10_000))
 
 POLICY = """allowed_groups = linux-admins, staff
@@ -26,21 +23,19 @@ def rhost():
 
 
 @pytest.fixture(scope="module")
-def env():
-    workdir = tempfile.mkdtemp(prefix="cognito-policy-")
-    os.chmod(workdir, 0o755)
-    syslog = Syslog(workdir).start()
-    accounts = LocalAccounts()
-    for name in ("alice", "bob", "carol"):
-        accounts.ensure(name)
-    uris = [f"http://localhost:{free_port()}/callback"]
-    emulator = Emulator(uris)
-    emulator.add_user(*ALICE, groups=["linux-admins"])
-    emulator.add_user(*BOB, groups=["staff"])
-    yield workdir, syslog, emulator, uris
-    emulator.stop()
-    accounts.cleanup()
-    syslog.stop()
+def accounts():
+    a = LocalAccounts()
+    try:
+        for name in ("alice", "bob", "carol"):
+            a.ensure(name)
+        yield a
+    finally:
+        a.cleanup()
+
+
+@pytest.fixture(scope="module")
+def env(workdir, syslog, emulator, redirect_uris, accounts):
+    return workdir, syslog, emulator, redirect_uris
 
 
 def setup(env, extra=POLICY):

@@ -12,14 +12,13 @@ import concurrent.futures
 import contextlib
 import os
 import signal
-import tempfile
 import time
 import urllib.parse
 
 import pexpect
 import pytest
 
-from harness import Browser, Emulator, LocalAccounts, Syslog, free_port, kv_fields
+from harness import Browser, Emulator, LocalAccounts, free_port, kv_fields
 from sshd_harness import (PASTE_ONLY, Sshd, client_address, descendants, finish, output_lines, read_prompt,
                           sign_in, wait_until, zombies)
 
@@ -45,20 +44,6 @@ def sigterm_cleans_up():
     previous = signal.signal(signal.SIGTERM, interrupt)
     yield
     signal.signal(signal.SIGTERM, previous)
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    d = tempfile.mkdtemp(prefix="cognito-sshd-itest-")
-    os.chmod(d, 0o755)
-    return d
-
-
-@pytest.fixture(scope="module")
-def syslog(workdir):
-    s = Syslog(workdir).start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,53 @@
+"""Fixtures shared by the integration test modules: a work directory, the shared rsyslogd, two
+callback URIs, the emulator with the two sample people, and their local accounts. A module that
+needs something else defines a fixture of the same name, which takes precedence over these."""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from harness import ALICE, BOB, Emulator, LocalAccounts, Syslog, free_port
+
+
+@pytest.fixture(scope="module")
+def workdir(request):
+    d = tempfile.mkdtemp(prefix=f"cognito-{request.module.__name__}-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def syslog():
+    """The shared rsyslogd on /dev/log; detached (and stopped if this was its last user) at module end."""
+    s = Syslog().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def redirect_uris():
+    return [f"http://localhost:{free_port()}/callback", f"http://localhost:{free_port()}/callback"]
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    a = LocalAccounts()
+    try:
+        a.ensure("alice")
+        a.ensure("bob")
+        yield a
+    finally:
+        a.cleanup()
+
+
+@pytest.fixture(scope="module")
+def emulator(redirect_uris):
+    e = Emulator(redirect_uris)
+    try:
+        e.add_user(*ALICE, groups=["linux-admins"])
+        e.add_user(*BOB, groups=["staff"])
+        yield e
+    finally:
+        e.stop()
