@@ -269,6 +269,28 @@ def write_private(path, text, mode=0o600):
     os.chmod(path, mode)
 
 
+def write_test_config(directory, emulator, redirect_uris, login_timeout=60, http_timeout=3, extra_config=""):
+    """A root-owned 0600 cognito-auth.conf (and client secret) for the emulator, with its cache and
+    pins inside `directory`, so no test touches the host's. Returns its path."""
+    config = os.path.join(directory, "cognito-auth.conf")
+    secret = os.path.join(directory, "client-secret")
+    write_private(secret, CLIENT_SECRET + "\n")
+    write_private(config, f"""region = us-east-1
+user_pool_id = us-east-1_Example
+client_id = {CLIENT_ID}
+client_secret_file = {secret}
+issuer = {emulator.issuer}
+redirect_uris = {", ".join(redirect_uris)}
+allowed_groups = linux-admins
+login_timeout = {login_timeout}
+http_timeout = {http_timeout}
+cache_dir = {directory}/cache
+state_dir = {directory}/state
+{extra_config}
+""")
+    return config
+
+
 class PamSetup:
     """A config file and a pam_wrapper service directory for one test."""
 
@@ -276,22 +298,7 @@ class PamSetup:
         self.dir = tempfile.mkdtemp(dir=workdir)
         os.chmod(self.dir, 0o755)
         self.service = service
-        self.config = os.path.join(self.dir, "cognito-auth.conf")
-        secret = os.path.join(self.dir, "client-secret")
-        write_private(secret, CLIENT_SECRET + "\n")
-        write_private(self.config, f"""region = us-east-1
-user_pool_id = us-east-1_Example
-client_id = {CLIENT_ID}
-client_secret_file = {secret}
-issuer = {emulator.issuer}
-redirect_uris = {", ".join(redirect_uris)}
-allowed_groups = linux-admins
-login_timeout = 60
-http_timeout = 3
-cache_dir = {self.dir}/cache
-state_dir = {self.dir}/state
-{extra_config}
-""")
+        self.config = write_test_config(self.dir, emulator, redirect_uris, extra_config=extra_config)
         self.services = os.path.join(self.dir, "pam.d")
         os.mkdir(self.services)
         self.add_service(service, module_args)

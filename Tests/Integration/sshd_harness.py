@@ -19,7 +19,7 @@ import time
 
 import pexpect
 
-from harness import CLIENT_ID, CLIENT_SECRET, HELPER, MODULE, ROOT, URL_RE, Browser, free_port, write_private
+from harness import HELPER, MODULE, ROOT, URL_RE, Browser, free_port, write_test_config
 
 SSHD = "/usr/sbin/sshd"
 SSH = "/usr/bin/ssh"
@@ -174,22 +174,8 @@ class Sshd:
         shutil.copy2(HELPER, self.helper)
         os.chmod(self.helper, 0o755)
 
-        self.config = os.path.join(self.dir, "cognito-auth.conf")
-        secret = os.path.join(self.dir, "client-secret")
-        write_private(secret, CLIENT_SECRET + "\n")
-        write_private(self.config, f"""region = us-east-1
-user_pool_id = us-east-1_Example
-client_id = {CLIENT_ID}
-client_secret_file = {secret}
-issuer = {emulator.issuer}
-redirect_uris = {", ".join(redirect_uris)}
-allowed_groups = linux-admins
-login_timeout = {login_timeout}
-http_timeout = {http_timeout}
-cache_dir = {self.dir}/cache
-state_dir = {self.dir}/state
-{extra_config}
-""")
+        self.config = write_test_config(self.dir, emulator, redirect_uris, login_timeout=login_timeout,
+                                        http_timeout=http_timeout, extra_config=extra_config)
         self.host_key = os.path.join(self.dir, "ssh_host_ed25519_key")
         subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "cognito-itest", "-f", self.host_key],
                        check=True, timeout=30)
