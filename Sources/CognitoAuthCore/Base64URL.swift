@@ -6,7 +6,6 @@ import Foundation
 /// Table-driven: it runs on every login's three token parts and the JWKS.
 public enum Base64URL {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    static let invalid: UInt8 = 0xFF
     static let decodeTable: [UInt8] = {
         var t = [UInt8](repeating: 0xFF, count: 256)
         for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
@@ -48,28 +47,36 @@ public enum Base64URL {
     static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Data? {
         let count = bytes.count
         guard count % 4 != 1 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(count * 3 / 4)
+        let full = count / 4
+        let tail = count % 4
+        let size = full * 3 + (tail == 0 ? 0 : tail - 1)
         let table = decodeTable
-        var i = 0
-        while i + 4 <= count {
-            let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])], d = table[Int(bytes[i + 3])]
-            guard a | b | c | d != invalid, a < 64, b < 64, c < 64, d < 64 else { return nil }
-            let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-            out.append(UInt8(n >> 16 & 0xFF)); out.append(UInt8(n >> 8 & 0xFF)); out.append(UInt8(n & 0xFF))
-            i += 4
+        var ok = true
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var o = 0
+            var i = 0
+            while i + 4 <= count {
+                let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])], d = table[Int(bytes[i + 3])]
+                guard (a | b | c | d) & 0xC0 == 0 else { ok = false; break }   // 0xFF marks a byte outside the alphabet
+                let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                buffer[o] = UInt8(truncatingIfNeeded: n >> 16); buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
+                buffer[o + 2] = UInt8(truncatingIfNeeded: n)
+                o += 3
+                i += 4
+            }
+            if ok && tail == 2 {
+                let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])]
+                // The 4 unused bits must be zero.
+                if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { ok = false } else { buffer[o] = a << 2 | b >> 4; o += 1 }
+            } else if ok && tail == 3 {
+                let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])]
+                // The 2 unused bits must be zero.
+                if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { ok = false } else {
+                    buffer[o] = a << 2 | b >> 4; buffer[o + 1] = (b & 0x0F) << 4 | c >> 2; o += 2
+                }
+            }
+            initialized = ok ? o : 0
         }
-        switch count - i {
-        case 2:
-            let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])]
-            guard a < 64, b < 64, b & 0x0F == 0 else { return nil }   // the 4 unused bits must be zero
-            out.append(a << 2 | b >> 4)
-        case 3:
-            let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])]
-            guard a < 64, b < 64, c < 64, c & 0x03 == 0 else { return nil }   // the 2 unused bits must be zero
-            out.append(a << 2 | b >> 4); out.append((b & 0x0F) << 4 | c >> 2)
-        default: break
-        }
-        return Data(out)
+        return ok ? Data(out) : nil
     }
 }

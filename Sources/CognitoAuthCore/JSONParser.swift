@@ -123,11 +123,11 @@ public enum StrictJSON {
                 if c == UInt8(ascii: "\"") {
                     defer { index += 1 }
                     if out.isEmpty {
-                        // The common case, no escapes: one validated copy straight from the input.
-                        return String(validating: UnsafeBufferPointer(rebasing: bytes[runStart..<index]), as: UTF8.self)
+                        // The common case, no escapes: one copy straight from the input.
+                        return text(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                     }
                     out += bytes[runStart..<index]
-                    return String(validating: out, as: UTF8.self)
+                    return out.withUnsafeBufferPointer { text($0) }
                 }
                 if c < 0x20 { return nil }
                 if c != UInt8(ascii: "\\") { index += 1; continue }
@@ -163,6 +163,15 @@ public enum StrictJSON {
                 runStart = index
             }
             return nil
+        }
+
+        /// The bytes as a String, refusing invalid UTF-8. ASCII (every token member in practice) takes
+        /// the specialised path; only other text pays for the generic validating initialiser.
+        func text(_ b: UnsafeBufferPointer<UInt8>) -> String? {
+            var high: UInt8 = 0
+            for byte in b { high |= byte }
+            if high < 0x80 { return String(decoding: b, as: UTF8.self) }
+            return String(validating: b, as: UTF8.self)
         }
 
         mutating func number() -> JSONValue? {

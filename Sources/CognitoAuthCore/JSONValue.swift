@@ -19,8 +19,12 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses a JSON document whose top level must be an object (strictly: see `StrictJSON`).
     /// Returns nil for anything else.
     public static func parseObject<D: DataProtocol>(_ data: D) -> [String: JSONValue]? {
-        if let d = data as? Data { return StrictJSON.parse(d)?.objectValue }
-        return StrictJSON.parse(Array(data))?.objectValue
+        StrictJSON.parse(Array(data))?.objectValue
+    }
+
+    /// The same for Data without a generic detour (token parts take this path).
+    public static func parseObject(_ data: Data) -> [String: JSONValue]? {
+        StrictJSON.parse(data)?.objectValue
     }
 
     /// A compact, deterministic rendering (sorted keys), used for display and for the emulator.
