@@ -189,23 +189,15 @@ public enum Doctor {
 
     // MARK: - redirect ports
 
-    /// Binds the port on 127.0.0.1 the way the helper's listener does, and lets it go at once.
+    /// Binds the port on 127.0.0.1 with the helper's own listener code, and lets it go at once.
     public static func probePort(_ uri: RedirectURI) -> PortCheck.Probe {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = uri.port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        switch LoopbackListener.bind(port: uri.port) {
+        case .success(let fd):
+            close(fd)
+            return PortCheck.Probe(uri: uri.string, port: uri.port, error: nil)
+        case .failure(let why):
+            return PortCheck.Probe(uri: uri.string, port: uri.port, error: why.detail)
         }
-        if rc != 0 { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
-        if listen(fd, 1) != 0 { return PortCheck.Probe(uri: uri.string, port: uri.port, error: String(cString: strerror(errno))) }
-        return PortCheck.Probe(uri: uri.string, port: uri.port, error: nil)
     }
 
     // MARK: - sshd

@@ -17,7 +17,7 @@ public final class LoopbackListener {
     /// Binds the first free port; nil when every port is taken (paste-back still works).
     public static func bindFirstFree(_ uris: [RedirectURI], state: String) -> LoopbackListener? {
         for uri in uris {
-            if let fd = bind(port: uri.port) { return LoopbackListener(redirectURI: uri, fd: fd, state: state) }
+            if case .success(let fd) = bind(port: uri.port) { return LoopbackListener(redirectURI: uri, fd: fd, state: state) }
         }
         return nil
     }
@@ -28,9 +28,16 @@ public final class LoopbackListener {
 
     deinit { close(fd) }
 
-    static func bind(port: UInt16) -> Int32? {
+    /// A listening, non-blocking socket on 127.0.0.1:port, or why there is none (strerror text).
+    /// `cognito-auth doctor` probes the redirect ports with this same call.
+    static func bind(port: UInt16) -> Result<Int32, Refusal> {
+        func failure(_ fd: Int32?) -> Result<Int32, Refusal> {
+            let why = String(cString: strerror(errno))
+            if let fd { close(fd) }
+            return .failure(Refusal(.internalError, why))
+        }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return failure(nil) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -40,8 +47,8 @@ public final class LoopbackListener {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0, listen(fd, 8) == 0 else { close(fd); return nil }
-        return fd
+        guard rc == 0, listen(fd, 8) == 0 else { return failure(fd) }
+        return .success(fd)
     }
 
     /// Call when `fd` is readable: serves one connection (bounded to 2 s and 16 KiB).

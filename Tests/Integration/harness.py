@@ -354,6 +354,18 @@ def pam_result(child, timeout=30):
     return child.before
 
 
+def answer_prompt(child, url, credentials, paste=True):
+    """Plays the person at a "Redirect URL:" prompt: signs in with the browser, then pastes the
+    redirect address, or lets the browser land on the helper's listener and presses Enter."""
+    location = Browser().sign_in(url, *credentials)
+    if paste:
+        child.sendline(location)
+    else:
+        Browser().follow(location)
+        child.sendline("")
+    return location
+
+
 def sign_in_through_pam(pam, user, credentials, host, paste=True, service=None, ops=(), url_check=None):
     """One whole login through pamtester: prompt, browser sign-in, paste (or loopback + Enter).
     Returns pamtester's output after the prompt."""
@@ -361,10 +373,5 @@ def sign_in_through_pam(pam, user, credentials, host, paste=True, service=None, 
     _, url = read_prompt(child)
     if url_check:
         url_check(url)
-    location = Browser().sign_in(url, *credentials)
-    if paste:
-        child.sendline(location)
-    else:
-        Browser().follow(location)
-        child.sendline("")
+    answer_prompt(child, url, credentials, paste)
     return pam_result(child)

@@ -19,7 +19,7 @@ import time
 
 import pexpect
 
-from harness import HELPER, MODULE, ROOT, URL_RE, Browser, free_port, write_test_config
+from harness import HELPER, MODULE, ROOT, URL_RE, answer_prompt, free_port, write_test_config
 
 SSHD = "/usr/sbin/sshd"
 SSH = "/usr/bin/ssh"
@@ -341,12 +341,7 @@ def sign_in(sshd, user, credentials, paste=True, source=None, timeout=30):
     child = sshd.ssh(user, source=source, timeout=timeout)
     try:
         shown, url = read_prompt(child, timeout)
-        location = Browser().sign_in(url, *credentials)
-        if paste:
-            child.sendline(location)
-        else:
-            Browser().follow(location)
-            child.sendline("")
+        answer_prompt(child, url, credentials, paste)
         out, status = finish(child, timeout)
         return out, status, shown
     finally:

@@ -18,7 +18,7 @@ import urllib.parse
 import pexpect
 import pytest
 
-from harness import Browser, Emulator, LocalAccounts, free_port, kv_fields
+from harness import Browser, Emulator, LocalAccounts, kv_fields
 from sshd_harness import (PASTE_ONLY, Sshd, client_address, descendants, finish, output_lines, read_prompt,
                           sign_in, wait_until, zombies)
 
@@ -58,21 +58,11 @@ def accounts():
 
 
 @pytest.fixture(scope="module")
-def redirect_uris():
-    return [f"http://localhost:{free_port()}/callback", f"http://localhost:{free_port()}/callback"]
-
-
-@pytest.fixture(scope="module")
-def emulator(redirect_uris):
-    e = Emulator(redirect_uris)
-    try:
-        e.add_user(*ALICE, groups=["linux-admins"])
-        e.add_user(*BOB, groups=["staff"])
-        for user in CROWD:
-            e.add_user(*crowd_credentials(user), groups=["linux-admins"])
-        yield e
-    finally:
-        e.stop()
+def emulator(emulator):
+    """conftest.py's emulator (alice, bob) plus the crowd for the parallel tests."""
+    for user in CROWD:
+        emulator.add_user(*crowd_credentials(user), groups=["linux-admins"])
+    return emulator
 
 
 @contextlib.contextmanager
