@@ -14,24 +14,10 @@ public enum Base64URL {
 
     public static func encode<D: DataProtocol>(_ data: D) -> String {
         let bytes = Array(data)
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(alphabet[Int(n >> 6 & 63)]); out.append(alphabet[Int(n & 63)])
-            i += 3
-        }
-        switch bytes.count - i {
-        case 1:
-            let n = UInt32(bytes[i]) << 16
-            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
-        case 2:
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(alphabet[Int(n >> 6 & 63)])
-        default: break
+        let size = (bytes.count * 4 + 2) / 3
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            bytes.withUnsafeBytes { encode($0, into: buffer) }
+            initialized = size
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -45,38 +31,73 @@ public enum Base64URL {
     public static func decode(_ string: String) -> Data? { decode(Substring(string)) }
 
     static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Data? {
-        let count = bytes.count
+        guard let size = decodedCount(bytes.count) else { return nil }
+        var out = Data(count: size)
+        let ok = out.withUnsafeMutableBytes { decode(bytes, into: $0.bindMemory(to: UInt8.self)) }
+        return ok ? out : nil
+    }
+
+    /// How many bytes `count` base64url characters decode to; nil for a length no canonical
+    /// encoding has.
+    static func decodedCount(_ count: Int) -> Int? {
         guard count % 4 != 1 else { return nil }
-        let full = count / 4
+        return count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1)
+    }
+
+    /// Decodes into `out`, which must hold exactly `decodedCount(bytes.count)` bytes. False for
+    /// anything that is not canonical unpadded base64url (`out` then holds garbage).
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        guard let size = decodedCount(count), out.count == size else { return false }
         let tail = count % 4
-        let size = full * 3 + (tail == 0 ? 0 : tail - 1)
-        let table = decodeTable
-        var ok = true
-        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        return decodeTable.withUnsafeBufferPointer { table in
             var o = 0
             var i = 0
             while i + 4 <= count {
                 let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])], d = table[Int(bytes[i + 3])]
-                guard (a | b | c | d) & 0xC0 == 0 else { ok = false; break }   // 0xFF marks a byte outside the alphabet
+                guard (a | b | c | d) & 0xC0 == 0 else { return false }   // 0xFF marks a byte outside the alphabet
                 let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                buffer[o] = UInt8(truncatingIfNeeded: n >> 16); buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
-                buffer[o + 2] = UInt8(truncatingIfNeeded: n)
+                out[o] = UInt8(truncatingIfNeeded: n >> 16); out[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
+                out[o + 2] = UInt8(truncatingIfNeeded: n)
                 o += 3
                 i += 4
             }
-            if ok && tail == 2 {
+            if tail == 2 {
                 let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])]
                 // The 4 unused bits must be zero.
-                if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { ok = false } else { buffer[o] = a << 2 | b >> 4; o += 1 }
-            } else if ok && tail == 3 {
+                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return false }
+                out[o] = a << 2 | b >> 4
+            } else if tail == 3 {
                 let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])]
                 // The 2 unused bits must be zero.
-                if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { ok = false } else {
-                    buffer[o] = a << 2 | b >> 4; buffer[o + 1] = (b & 0x0F) << 4 | c >> 2; o += 2
-                }
+                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return false }
+                out[o] = a << 2 | b >> 4; out[o + 1] = (b & 0x0F) << 4 | c >> 2
             }
-            initialized = ok ? o : 0
+            return true
         }
-        return ok ? Data(out) : nil
+    }
+
+    /// Encodes into `out` (exactly `(bytes.count * 4 + 2) / 3` bytes), for callers that compare
+    /// without building a String.
+    static func encode(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) {
+        alphabet.withUnsafeBufferPointer { alphabet in
+            var i = 0, o = 0
+            while i + 3 <= bytes.count {
+                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
+                out[o + 2] = alphabet[Int(n >> 6 & 63)]; out[o + 3] = alphabet[Int(n & 63)]
+                i += 3; o += 4
+            }
+            switch bytes.count - i {
+            case 1:
+                let n = UInt32(bytes[i]) << 16
+                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
+            case 2:
+                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
+                out[o + 2] = alphabet[Int(n >> 6 & 63)]
+            default: break
+            }
+        }
     }
 }

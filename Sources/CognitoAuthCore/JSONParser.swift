@@ -5,6 +5,11 @@ import Foundation
 /// security — a member name that appears twice is an error rather than "last one wins" (two
 /// parsers must never read two different audiences from one token) — and bounded in depth.
 /// Pure: bytes in, value or nil out.
+///
+/// One grammar, two uses: `JSONScanner` validates a document without building anything, and
+/// values are built from the validated bytes only when asked for (`StrictJSON.parse` builds the
+/// whole tree; `JSONObjectView` builds single members on demand — the token path reads a dozen
+/// claims and never pays for the rest).
 public enum StrictJSON {
     public static let maxDepth = 32
 
@@ -18,195 +23,339 @@ public enum StrictJSON {
     }
 
     static func parse(buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
-        var parser = Parser(bytes: buffer)
-        guard let value = parser.value(depth: 0) else { return nil }
-        parser.skipWhitespace()
-        return parser.index == buffer.count ? value : nil
+        var scanner = JSONScanner(bytes: buffer)
+        guard let kind = scanner.document() else { return nil }
+        return JSONScanner.build(buffer, kind: kind, start: 0, end: buffer.count)
+    }
+}
+
+/// The JSON type of a value, known once the scanner has validated it.
+public enum JSONKind: UInt8, Sendable {
+    case null, bool, number, string, array, object
+}
+
+/// Where a string's bytes are (between its quotes) and what decoding it takes.
+struct JSONStringRange: Sendable {
+    var start: Int
+    var end: Int
+    /// Contains a backslash escape: the bytes are not the text.
+    var escaped: Bool
+    /// Contains bytes above 0x7F (already checked to be valid UTF-8).
+    var nonASCII: Bool
+    /// Plain ASCII without escapes: byte equality is text equality.
+    var plain: Bool { !escaped && !nonASCII }
+}
+
+/// Validates JSON over a byte buffer, moving `index` past what it accepts. Builds nothing except
+/// the key list of a nested object (to refuse duplicate names at every depth).
+struct JSONScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, index: Int = 0) { self.bytes = bytes; self.index = index }
+
+    /// A whole document: one value and nothing after it but whitespace.
+    mutating func document() -> JSONKind? {
+        guard let kind = skipValue(depth: 0) else { return nil }
+        skipWhitespace()
+        return index == bytes.count ? kind : nil
     }
 
-    struct Parser {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var index = 0
-
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-        mutating func skipWhitespace() {
-            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
-                index += 1
-            }
+    mutating func skipWhitespace() {
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
         }
+    }
 
-        mutating func value(depth: Int) -> JSONValue? {
-            guard depth <= StrictJSON.maxDepth else { return nil }
+    /// Validates one value (after optional whitespace) and returns its kind.
+    mutating func skipValue(depth: Int) -> JSONKind? {
+        guard depth <= StrictJSON.maxDepth else { return nil }
+        skipWhitespace()
+        guard index < bytes.count else { return nil }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            var keys: [JSONStringRange] = []
+            let ok = forEachMember(depth: depth) { key, _, _, _ in keys.append(key); return true }
+            return ok && !JSONScanner.hasDuplicate(keys, in: bytes) ? .object : nil
+        case UInt8(ascii: "["):
+            return forEachElement(depth: depth) { _, _, _ in true } ? .array : nil
+        case UInt8(ascii: "\""): return scanString() == nil ? nil : .string
+        case UInt8(ascii: "t"): return literal("true") ? .bool : nil
+        case UInt8(ascii: "f"): return literal("false") ? .bool : nil
+        case UInt8(ascii: "n"): return literal("null") ? .null : nil
+        default: return scanNumber() ? .number : nil
+        }
+    }
+
+    /// Walks an object whose `{` is at `index`, validating each member and handing it to `body`
+    /// (key, kind, value start, value end). False on a syntax error or when `body` says stop.
+    /// Duplicate names are the caller's to refuse: it is the one holding the keys.
+    mutating func forEachMember(depth: Int, _ body: (JSONStringRange, JSONKind, Int, Int) -> Bool) -> Bool {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
+        while true {
             skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = scanString() else { return false }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+            index += 1
+            skipWhitespace()
+            let start = index
+            guard let kind = skipValue(depth: depth + 1), body(key, kind, start, index) else { return false }
+            skipWhitespace()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return true }
+            return false
+        }
+    }
+
+    /// The same for an array whose `[` is at `index`: `body` gets (kind, start, end) of each element.
+    mutating func forEachElement(depth: Int, _ body: (JSONKind, Int, Int) -> Bool) -> Bool {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+        while true {
+            skipWhitespace()
+            let start = index
+            guard let kind = skipValue(depth: depth + 1), body(kind, start, index) else { return false }
+            skipWhitespace()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return true }
+            return false
+        }
+    }
+
+    mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard index + n <= bytes.count else { return false }
+        let matches = word.withUTF8Buffer { w in (0..<n).allSatisfy { bytes[index + $0] == w[$0] } }
+        if matches { index += n }
+        return matches
+    }
+
+    mutating func hex4() -> UInt32? {
+        guard index + 4 <= bytes.count else { return nil }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[index]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x37)
+            case 0x61...0x66: d = UInt32(c - 0x57)
+            default: return nil
+            }
+            v = v << 4 | d
+            index += 1
+        }
+        return v
+    }
+
+    /// Validates a string whose opening quote is at `index`: no raw control characters, only
+    /// RFC 8259 escapes, surrogates in pairs, valid UTF-8.
+    mutating func scanString() -> JSONStringRange? {
+        index += 1
+        let start = index
+        var escaped = false
+        var high: UInt8 = 0
+        guard let base = bytes.baseAddress else { return nil }
+        while index < bytes.count {
+            // Eight bytes at a time while none of them is a quote, a backslash, a control
+            // character or non-ASCII (SWAR: a byte's high bit flags each condition).
+            if index + 8 <= bytes.count {
+                let w = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if JSONScanner.isPlainText(w) { index += 8; continue }
+            }
+            let c = bytes[index]
+            if c == UInt8(ascii: "\"") {
+                let range = JSONStringRange(start: start, end: index, escaped: escaped, nonASCII: high >= 0x80)
+                index += 1
+                if range.nonASCII, String(validating: UnsafeBufferPointer(rebasing: bytes[start..<range.end]), as: UTF8.self) == nil {
+                    return nil   // escapes are ASCII, so the raw bytes are valid UTF-8 exactly when the text is
+                }
+                return range
+            }
+            high |= c
+            if c < 0x20 { return nil }
+            index += 1
+            guard c == UInt8(ascii: "\\") else { continue }
+            escaped = true
             guard index < bytes.count else { return nil }
-            switch bytes[index] {
-            case UInt8(ascii: "{"): return object(depth: depth)
-            case UInt8(ascii: "["): return array(depth: depth)
-            case UInt8(ascii: "\""): return string().map { .string($0) }
-            case UInt8(ascii: "t"): return literal("true", .bool(true))
-            case UInt8(ascii: "f"): return literal("false", .bool(false))
-            case UInt8(ascii: "n"): return literal("null", .null)
-            default: return number()
-            }
-        }
-
-        mutating func literal(_ word: StaticString, _ v: JSONValue) -> JSONValue? {
-            let w = word.withUTF8Buffer { Array($0) }
-            guard index + w.count <= bytes.count, bytes[index..<index + w.count].elementsEqual(w) else { return nil }
-            index += w.count
-            return v
-        }
-
-        mutating func object(depth: Int) -> JSONValue? {
+            let e = bytes[index]
             index += 1
-            var members: [String: JSONValue] = [:]
-            members.reserveCapacity(24)
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let name = string() else { return nil }
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                index += 1
-                guard let v = value(depth: depth + 1), members[name] == nil else { return nil }
-                members[name] = v
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-                return nil
-            }
-        }
-
-        mutating func array(depth: Int) -> JSONValue? {
-            index += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-            while true {
-                guard let v = value(depth: depth + 1) else { return nil }
-                items.append(v)
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                return nil
-            }
-        }
-
-        mutating func hex4() -> UInt32? {
-            guard index + 4 <= bytes.count else { return nil }
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                let c = bytes[index]
-                let d: UInt32
-                switch c {
-                case 0x30...0x39: d = UInt32(c - 0x30)
-                case 0x41...0x46: d = UInt32(c - 0x37)
-                case 0x61...0x66: d = UInt32(c - 0x57)
-                default: return nil
-                }
-                v = v << 4 | d
-                index += 1
-            }
-            return v
-        }
-
-        mutating func string() -> String? {
-            index += 1   // opening quote
-            var out: [UInt8] = []
-            var runStart = index
-            while index < bytes.count {
-                let c = bytes[index]
-                if c == UInt8(ascii: "\"") {
-                    defer { index += 1 }
-                    if out.isEmpty {
-                        // The common case, no escapes: one copy straight from the input.
-                        return text(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                    }
-                    out += bytes[runStart..<index]
-                    return out.withUnsafeBufferPointer { text($0) }
-                }
-                if c < 0x20 { return nil }
-                if c != UInt8(ascii: "\\") { index += 1; continue }
-                out += bytes[runStart..<index]
-                index += 1
-                guard index < bytes.count else { return nil }
-                let e = bytes[index]
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    guard var scalar = hex4() else { return nil }
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
-                        index += 2
-                        guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        return nil
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { return nil }
-                    out += Array(String(Character(u)).utf8)
-                default:
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                continue
+            case UInt8(ascii: "u"):
+                guard let scalar = hex4() else { return nil }
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+                    index += 2
+                    guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                } else if (0xDC00...0xDFFF).contains(scalar) {
                     return nil
                 }
-                runStart = index
-            }
-            return nil
-        }
-
-        /// The bytes as a String, refusing invalid UTF-8. ASCII (every token member in practice) takes
-        /// the specialised path; only other text pays for the generic validating initialiser.
-        func text(_ b: UnsafeBufferPointer<UInt8>) -> String? {
-            var high: UInt8 = 0
-            for byte in b { high |= byte }
-            if high < 0x80 { return String(decoding: b, as: UTF8.self) }
-            return String(validating: b, as: UTF8.self)
-        }
-
-        mutating func number() -> JSONValue? {
-            let start = index
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: "0") {
-                index += 1
-            } else if (0x31...0x39).contains(bytes[index]) {
-                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
-            } else {
+            default:
                 return nil
             }
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                let digits = index
-                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
-                guard index > digits else { return nil }
+        }
+        return nil
+    }
+
+    /// True when none of the 8 bytes in `w` is `"`, `\\`, below 0x20 or above 0x7F.
+    @inline(__always)
+    static func isPlainText(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let control = (w &- ones &* 0x20) & ~w & highs   // exact for bytes below 0x80, and those are flagged anyway
+        let flags = w & highs | control | hasZeroByte(w ^ (ones &* 0x22)) | hasZeroByte(w ^ (ones &* 0x5C))
+        return flags == 0
+    }
+
+    /// Validates a number at `index` against RFC 8259's grammar (no leading zeros, no bare dot).
+    mutating func scanNumber() -> Bool {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { return false }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if (0x31...0x39).contains(bytes[index]) {
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+        } else {
+            return false
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let digits = index
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            guard index > digits else { return false }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let digits = index
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            guard index > digits else { return false }
+        }
+        return true
+    }
+
+    // MARK: Building values from validated bytes
+
+    /// Two member names that are the same text. Plain ASCII names compare as bytes; any other name
+    /// sends the whole object through String comparison (canonical equivalence, as a dictionary
+    /// keyed by the names would see them).
+    static func hasDuplicate<C: RandomAccessCollection>(_ keys: C, in bytes: UnsafeBufferPointer<UInt8>) -> Bool
+    where C.Element == JSONStringRange, C.Index == Int {
+        guard keys.count > 1 else { return false }
+        if keys.count <= 64, keys.allSatisfy(\.plain) {
+            for i in keys.startIndex + 1..<keys.endIndex {
+                for j in keys.startIndex..<i where sameBytes(keys[i], keys[j], in: bytes) { return true }
             }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-                let digits = index
-                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
-                guard index > digits else { return nil }
+            return false
+        }
+        var seen = Set<String>()
+        for key in keys {
+            guard let text = text(key, in: bytes), seen.insert(text).inserted else { return true }
+        }
+        return false
+    }
+
+    static func sameBytes(_ a: JSONStringRange, _ b: JSONStringRange, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = a.end - a.start
+        guard n == b.end - b.start else { return false }
+        for k in 0..<n where bytes[a.start + k] != bytes[b.start + k] { return false }
+        return true
+    }
+
+    /// The text of a validated string.
+    static func text(_ s: JSONStringRange, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let raw = UnsafeBufferPointer(rebasing: bytes[s.start..<s.end])
+        guard s.escaped else { return String(decoding: raw, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = 0
+        func hex(_ at: Int) -> UInt32? {
+            guard at + 4 <= raw.count else { return nil }
+            return UInt32(String(decoding: UnsafeBufferPointer(rebasing: raw[at..<at + 4]), as: UTF8.self), radix: 16)
+        }
+        while i < raw.count {
+            let c = raw[i]
+            guard c == UInt8(ascii: "\\"), i + 1 < raw.count else { out.append(c); i += 1; continue }
+            let e = raw[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex(i) else { return nil }
+                i += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard let low = hex(i + 2) else { return nil }
+                    i += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let u = Unicode.Scalar(scalar) else { return nil }
+                out.append(contentsOf: String(Character(u)).utf8)
+            default: out.append(e)   // \" \\ \/
             }
-            // Integers of up to 15 digits (every NumericDate) are exact in a Double: skip the text round trip.
-            let digits = bytes[start] == UInt8(ascii: "-") ? index - start - 1 : index - start
-            if digits <= 15, !bytes[start..<index].contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) {
-                var n: Int64 = 0
-                for b in bytes[start..<index] where b != UInt8(ascii: "-") { n = n * 10 + Int64(b - 0x30) }
-                return .number(Double(bytes[start] == UInt8(ascii: "-") ? -n : n))
-            }
-            guard let d = Double(String(decoding: bytes[start..<index], as: UTF8.self)), d.isFinite else { return nil }
-            return .number(d)
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    /// The value of a validated number. Integers of up to 15 digits (every NumericDate) are exact
+    /// in a Double and skip the text round trip.
+    static func number(_ start: Int, _ end: Int, in bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard start < end else { return nil }
+        let negative = bytes[start] == UInt8(ascii: "-")
+        let first = negative ? start + 1 : start
+        if end - first <= 15, !bytes[first..<end].contains(where: { $0 < 0x30 || $0 > 0x39 }) {
+            var n: Int64 = 0
+            for b in bytes[first..<end] { n = n * 10 + Int64(b - 0x30) }
+            return Double(negative ? -n : n)
+        }
+        guard let d = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)), d.isFinite else {
+            return nil
+        }
+        return d
+    }
+
+    /// Builds the value the scanner validated at `start..<end`.
+    static func build(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONKind, start: Int, end: Int) -> JSONValue? {
+        var scanner = JSONScanner(bytes: bytes, index: start)
+        scanner.skipWhitespace()
+        let at = scanner.index
+        switch kind {
+        case .null: return .null
+        case .bool: return .bool(at < end && bytes[at] == UInt8(ascii: "t"))
+        case .number: return number(at, end, in: bytes).map { .number($0) }
+        case .string:
+            guard let s = scanner.scanString() else { return nil }
+            return text(s, in: bytes).map { .string($0) }
+        case .array:
+            var items: [JSONValue] = []
+            var ok = true
+            guard scanner.forEachElement(depth: 0, { kind, s, e in
+                guard let v = build(bytes, kind: kind, start: s, end: e) else { ok = false; return false }
+                items.append(v)
+                return true
+            }), ok else { return nil }
+            return .array(items)
+        case .object:
+            var members: [String: JSONValue] = [:]
+            var ok = true
+            guard scanner.forEachMember(depth: 0, { key, kind, s, e in
+                guard let name = text(key, in: bytes), let v = build(bytes, kind: kind, start: s, end: e) else { ok = false; return false }
+                members[name] = v
+                return true
+            }), ok else { return nil }
+            return .object(members)
         }
     }
 }

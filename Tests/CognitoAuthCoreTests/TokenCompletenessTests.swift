@@ -145,4 +145,63 @@ struct TokenCompletenessTests {
         let t = try sign(payload: JSONValue.object(claims { $0["pad"] = .string(String(repeating: "x", count: 13_000)) }).jsonText)
         #expect(try verify(t)?.code == .tokenTooLarge)
     }
+
+    /// Claims are any JSON number: a far-off time must be judged, never trap a conversion.
+    @Test func farOffTimesAreJudgedWithoutTrapping() throws {
+        let ok = TokenVerifier.verify(try sign(payload: JSONValue.object(claims { $0["exp"] = .number(1e300) }).jsonText),
+                                      keys: try JWKSet.parse(Data(try Self.jwk().utf8)).get(),
+                                      expect: TokenExpectations(issuer: Self.issuer, clientId: "client-1", nonce: "n-1", clockSkew: 60,
+                                                                requireEmailVerified: true, now: now))
+        #expect(ok.failure == nil)
+        #expect(ok.checks.first { $0.name == "expiry" }?.detail == "expires in 1000000000000000 s")
+        #expect(try verify(sign(payload: JSONValue.object(claims { $0["exp"] = .number(-1e300) }).jsonText))?.code == .expired)
+        #expect(try verify(sign(payload: JSONValue.object(claims { $0["nbf"] = .number(1e300) }).jsonText))?.code == .issuedInFuture)
+        #expect(try verify(sign(payload: JSONValue.object(claims { $0["iat"] = .number(1e300) }).jsonText))?.code == .issuedInFuture)
+        #expect(try verify(sign(payload: JSONValue.object(claims { $0["iat"] = .number(-1e300) }).jsonText)) == nil)
+        let old = Policy(maxAuthAge: 300).evaluate(claims: claims { $0["auth_time"] = .number(-1e300) }, now: now)
+        #expect(old.first { !$0.passed }?.code == .authTooOld)
+    }
+
+    /// Claims are compared as bytes when that is exact; JSON escapes must still mean their text.
+    @Test func escapedClaimValuesMeanTheirText() throws {
+        func payload(_ replace: (String) -> String) -> String { replace(JSONValue.object(claims()).jsonText) }
+        let escapedIssuer = payload { $0.replacingOccurrences(of: "https://", with: #"https:\/\/"#) }
+        #expect(escapedIssuer.contains(#"\/"#))
+        #expect(try verify(sign(payload: escapedIssuer)) == nil)
+        #expect(try verify(sign(payload: payload { $0.replacingOccurrences(of: #""n-1""#, with: #""n-1""#) })) == nil)
+        #expect(try verify(sign(payload: payload { $0.replacingOccurrences(of: #""id""#, with: #""id""#) })) == nil)
+        #expect(try verify(sign(payload: payload { $0.replacingOccurrences(of: #""n-1""#, with: #""n-2""#) }))?.code == .nonceMismatch)
+        let escapedKid = try sign(header: ["alg": .string("RS256"), "kid": .string("k1")], payload: JSONValue.object(claims()).jsonText)
+        #expect(try verify(escapedKid) == nil)
+        let header = #"{"alg":"RS256","kid":"k1"}"#
+        let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(JSONValue.object(claims()).jsonText.utf8))
+        let key = try #require(Self.key)
+        let sig = try key.signature(for: SHA256.hash(data: Array(input.utf8)), padding: .insecurePKCS1v1_5)
+        #expect(try verify(input + "." + Base64URL.encode(sig.rawRepresentation)) == nil)
+    }
+
+    @Test func atHashIsComparedByItsTextEvenWhenEscaped() throws {
+        let access = "header.payload.signature-of-the-access-token"
+        let atHash = Base64URL.encode(Array(SHA256.hash(data: Array(access.utf8))).prefix(16))
+        let keys = try JWKSet.parse(Data(try Self.jwk().utf8)).get()
+        func check(_ value: String) throws -> CheckResult? {
+            var text = JSONValue.object(claims()).jsonText
+            text.removeLast()
+            text += #","at_hash":"\#(value)"}"#
+            let expect = TokenExpectations(issuer: Self.issuer, clientId: "client-1", nonce: "n-1", accessToken: access,
+                                           clockSkew: 60, requireEmailVerified: true, now: now)
+            return TokenVerifier.verify(try sign(payload: text), keys: keys, expect: expect).failure
+        }
+        #expect(try check(atHash) == nil)
+        let first = try #require(atHash.unicodeScalars.first)
+        #expect(try check(String(format: "\\u%04x", first.value) + atHash.dropFirst()) == nil)
+        #expect(try check(String(atHash.dropLast()) + (atHash.hasSuffix("A") ? "B" : "A"))?.code == .atHashMismatch)
+    }
+
+    @Test func aMemberNameEscapedToDuplicateAnotherIsRefused() throws {
+        var text = JSONValue.object(claims()).jsonText
+        text.removeLast()
+        text += #","aud":"other-client"}"#
+        #expect(try verify(sign(payload: text))?.code == .malformedToken)
+    }
 }

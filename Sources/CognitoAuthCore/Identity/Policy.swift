@@ -23,6 +23,10 @@ public struct Policy: Sendable, Equatable {
 
     /// Every rule's verdict, in order; the first failed one is the refusal.
     public func evaluate(claims: [String: JSONValue], now: Date) -> [CheckResult] {
+        evaluate(claims: JSONObjectView(claims), now: now)
+    }
+
+    public func evaluate(claims: JSONObjectView, now: Date) -> [CheckResult] {
         let groups = claims["cognito:groups"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var results: [CheckResult] = []
         let shown = groups.isEmpty ? "none" : groups.joined(separator: ",")
@@ -62,7 +66,7 @@ public struct Policy: Sendable, Equatable {
 
         if maxAuthAge > 0 {
             if let authTime = claims["auth_time"]?.numberValue {
-                let age = Int(now.timeIntervalSince1970 - authTime)
+                let age = wholeSeconds(now.timeIntervalSince1970 - authTime)
                 if age <= maxAuthAge {
                     results.append(.pass("max_auth_age", "signed in \(age) s ago"))
                 } else {

@@ -1,41 +1,88 @@
+import Crypto
 import Foundation
 
 /// A compact JWS split into its parts. Parsing checks structure only; nothing here is trusted until
 /// `TokenVerifier` has checked the signature and the claims.
+///
+/// Parsing works on the token's UTF-8 bytes in place: header and payload are decoded into one
+/// buffer that both JSON views share, and the signing input is hashed straight from the token
+/// (splitting into Strings and copying cost more than the RSA check, see README "Performance").
 public struct CompactJWS: Sendable {
     public static let maxBytes = 16_384
 
-    public var header: [String: JSONValue]
-    public var claims: [String: JSONValue]
-    public var signingInput: [UInt8]
+    public var header: JSONObjectView
+    public var claims: JSONObjectView
     public var signature: Data
+    /// The token itself; the signing input is its first `signingInputCount` bytes.
+    let token: String
+    let signingInputCount: Int
+
+    /// SHA-256 of the signing input (`header.payload`, as sent).
+    public func signingInputDigest() -> SHA256.Digest {
+        let prefix = signingInputCount
+        return token.utf8.withContiguousStorageIfAvailable { sha256(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[..<prefix]))) }
+            ?? SHA256.hash(data: Array(token.utf8.prefix(prefix)))
+    }
 
     public static func parse(_ token: String) -> Result<CompactJWS, Refusal> {
-        guard token.utf8.count <= maxBytes else {
-            return .failure(Refusal(.tokenTooLarge, "token is \(token.utf8.count) bytes, over the \(maxBytes)-byte limit"))
+        let size = token.utf8.count
+        guard size <= maxBytes else {
+            return .failure(Refusal(.tokenTooLarge, "token is \(size) bytes, over the \(maxBytes)-byte limit"))
         }
-        // Work on the UTF-8 bytes: splitting a String by Character costs more than the RSA check.
-        let bytes = Array(token.utf8)
-        let dots = bytes.indices.filter { bytes[$0] == UInt8(ascii: ".") }
-        guard dots.count == 2 else {
-            return .failure(Refusal(.malformedToken, "token has \(dots.count + 1) dot-separated parts, not 3"))
+        return token.utf8.withContiguousStorageIfAvailable { parse(token, bytes: $0) }
+            ?? Array(token.utf8).withUnsafeBufferPointer { parse(token, bytes: $0) }
+    }
+
+    static func parse(_ token: String, bytes: UnsafeBufferPointer<UInt8>) -> Result<CompactJWS, Refusal> {
+        var dots = 0, first = 0, second = 0
+        var from = 0
+        while let dot = position(of: UInt8(ascii: "."), in: bytes, from: from) {
+            dots += 1
+            if dots == 1 { first = dot } else if dots == 2 { second = dot }
+            from = dot + 1
         }
-        let decoded = bytes.withUnsafeBufferPointer { all -> (Data, Data, Data)? in
-            guard let h = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[0..<dots[0]])),
-                  let p = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[(dots[0] + 1)..<dots[1]])),
-                  let s = Base64URL.decode(bytes: UnsafeBufferPointer(rebasing: all[(dots[1] + 1)...])) else { return nil }
-            return (h, p, s)
+        guard dots == 2 else {
+            return .failure(Refusal(.malformedToken, "token has \(dots + 1) dot-separated parts, not 3"))
         }
-        guard let (headerBytes, payloadBytes, signature) = decoded else {
-            return .failure(Refusal(.malformedToken, "token part is not canonical unpadded base64url"))
+        let notBase64 = Refusal(.malformedToken, "token part is not canonical unpadded base64url")
+        let headerText = UnsafeBufferPointer(rebasing: bytes[..<first])
+        let payloadText = UnsafeBufferPointer(rebasing: bytes[(first + 1)..<second])
+        let signatureText = UnsafeBufferPointer(rebasing: bytes[(second + 1)...])
+        guard let headerCount = Base64URL.decodedCount(headerText.count),
+              let payloadCount = Base64URL.decodedCount(payloadText.count),
+              let signatureCount = Base64URL.decodedCount(signatureText.count) else { return .failure(notBase64) }
+        // Header and payload share one buffer: [header | payload].
+        var ok = false
+        let decoded = [UInt8](unsafeUninitializedCapacity: headerCount + payloadCount) { out, initialized in
+            ok = Base64URL.decode(headerText, into: UnsafeMutableBufferPointer(rebasing: out[..<headerCount]))
+                && Base64URL.decode(payloadText, into: UnsafeMutableBufferPointer(rebasing: out[headerCount...]))
+            if !ok { out.initialize(repeating: 0) }
+            initialized = out.count
         }
-        guard let header = JSONValue.parseObject(headerBytes) else {
+        var signature = Data(count: signatureCount)
+        guard ok, signature.withUnsafeMutableBytes({ Base64URL.decode(signatureText, into: $0.bindMemory(to: UInt8.self)) }) else {
+            return .failure(notBase64)
+        }
+        guard let header = JSONObjectView.parse(decoded, range: 0..<headerCount) else {
             return .failure(Refusal(.malformedToken, "token header is not a JSON object"))
         }
-        guard let claims = JSONValue.parseObject(payloadBytes) else {
+        guard let claims = JSONObjectView.parse(decoded, range: headerCount..<decoded.count) else {
             return .failure(Refusal(.malformedToken, "token payload is not a JSON object"))
         }
-        let input = Array(bytes[..<dots[1]])
-        return .success(CompactJWS(header: header, claims: claims, signingInput: input, signature: signature))
+        return .success(CompactJWS(header: header, claims: claims, signature: signature, token: token, signingInputCount: second))
     }
+}
+
+/// The index of the first `byte` at or after `from` (memchr: tokens are a kilobyte or more).
+func position(of byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+    guard let base = bytes.baseAddress, from < bytes.count,
+          let hit = memchr(base + from, Int32(byte), bytes.count - from) else { return nil }
+    return UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+}
+
+/// SHA-256 of bytes in place (swift-crypto's one-shot over a buffer pointer is internal).
+func sha256(_ bytes: UnsafeRawBufferPointer) -> SHA256.Digest {
+    var hasher = SHA256()
+    hasher.update(bufferPointer: bytes)
+    return hasher.finalize()
 }

@@ -7,25 +7,62 @@ public struct CheckResult: Sendable, Equatable {
     public var name: String
     public var passed: Bool
     public var code: ReasonCode
-    public var detail: String
+    var note: Note
+
+    /// Why the check passed or failed, in words. Formatted when read: a login records every
+    /// passing check but shows none of them.
+    public var detail: String {
+        get { note.text }
+        set { note = .text(newValue) }
+    }
+
+    /// A detail kept as its parts until someone reads it.
+    enum Note: Sendable {
+        case text(String)
+        case keyInJWKS(kid: String, bits: Int)
+        case expiresIn(seconds: Int)
+
+        var text: String {
+            switch self {
+            case .text(let s): return s
+            case .keyInJWKS(let kid, let bits): return "kid \(kid) in JWKS, RSA \(bits) bits"
+            case .expiresIn(let seconds): return "expires in \(seconds) s"
+            }
+        }
+    }
+
+    public init(name: String, passed: Bool, code: ReasonCode, detail: String) {
+        self.init(name: name, passed: passed, code: code, note: .text(detail))
+    }
+    init(name: String, passed: Bool, code: ReasonCode, note: Note) {
+        self.name = name; self.passed = passed; self.code = code; self.note = note
+    }
 
     public static func pass(_ name: String, _ detail: String) -> CheckResult {
-        CheckResult(name: name, passed: true, code: .ok, detail: detail)
+        CheckResult(name: name, passed: true, code: .ok, note: .text(detail))
     }
     public static func fail(_ name: String, _ refusal: Refusal) -> CheckResult {
-        CheckResult(name: name, passed: false, code: refusal.code, detail: refusal.detail)
+        CheckResult(name: name, passed: false, code: refusal.code, note: .text(refusal.detail))
+    }
+    public static func == (a: CheckResult, b: CheckResult) -> Bool {
+        a.name == b.name && a.passed == b.passed && a.code == b.code && a.detail == b.detail
     }
 }
 
 /// The ID token's claims once every check has passed.
 public struct VerifiedIDToken: Sendable {
-    public var header: [String: JSONValue]
-    public var claims: [String: JSONValue]
+    public var header: JSONObjectView
+    public var claims: JSONObjectView
 
-    public var sub: String? { claims["sub"]?.stringValue }
-    public var email: String? { claims["email"]?.stringValue }
-    public var jti: String? { claims["jti"]?.stringValue }
-    public var authTime: Double? { claims["auth_time"]?.numberValue }
+    public init(header: JSONObjectView, claims: JSONObjectView) { self.header = header; self.claims = claims }
+    public init(header: [String: JSONValue], claims: [String: JSONValue]) {
+        self.init(header: JSONObjectView(header), claims: JSONObjectView(claims))
+    }
+
+    public var sub: String? { claims.string("sub") }
+    public var email: String? { claims.string("email") }
+    public var jti: String? { claims.string("jti") }
+    public var authTime: Double? { claims.number("auth_time") }
     /// `cognito:groups`; the verifier has already refused a value that is not an array of strings.
     public var groups: [String] { claims["cognito:groups"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
 }
@@ -36,7 +73,14 @@ public struct TokenVerdict: Sendable {
     /// The first failed check, if any.
     public var failure: CheckResult? { checks.first { !$0.passed } }
     /// Claims as parsed, even when a check failed (for display and audit of who tried).
-    public var unverifiedClaims: [String: JSONValue]
+    public var unverifiedClaims: JSONObjectView
+
+    public init(checks: [CheckResult], token: VerifiedIDToken?, unverifiedClaims: JSONObjectView) {
+        self.checks = checks; self.token = token; self.unverifiedClaims = unverifiedClaims
+    }
+    public init(checks: [CheckResult], token: VerifiedIDToken?, unverifiedClaims: [String: JSONValue]) {
+        self.init(checks: checks, token: token, unverifiedClaims: JSONObjectView(unverifiedClaims))
+    }
 }
 
 /// What the ID token must be, for one sign-in.
@@ -59,118 +103,143 @@ public struct TokenExpectations: Sendable {
 /// Verifies a Cognito ID token: header, key, RS256 signature, then each claim. Each check is a
 /// small function returning a value; the first failure stops the chain (later checks would only
 /// describe a token we already refuse). Pure: keys and the clock come from the caller.
+///
+/// Claims are read in place from the decoded payload (`JSONObjectView`): a check compares bytes
+/// and builds a String only to describe a refusal.
 public enum TokenVerifier {
     public static func verify(_ token: String, keys: JWKSet, expect: TokenExpectations) -> TokenVerdict {
-        var checks: [CheckResult] = []
         let jws: CompactJWS
         switch CompactJWS.parse(token) {
         case .failure(let r):
-            return TokenVerdict(checks: [.fail("structure", r)], token: nil, unverifiedClaims: [:])
+            return TokenVerdict(checks: [.fail("structure", r)], token: nil, unverifiedClaims: JSONObjectView.empty)
         case .success(let j):
             jws = j
-            checks.append(.pass("structure", "three base64url parts, JSON header and payload"))
         }
-        let context = Context(jws: jws, claims: jws.claims, keys: keys, expect: expect)
-        for (name, step) in chain {
-            switch step(context) {
-            case .success(let detail): checks.append(.pass(name, detail))
-            case .failure(let refusal):
-                checks.append(.fail(name, refusal))
-                return TokenVerdict(checks: checks, token: nil, unverifiedClaims: context.claims)
+        var log = CheckLog()
+        log.checks.append(.pass("structure", "three base64url parts, JSON header and payload"))
+        let header = jws.header, claims = jws.claims
+        let key = findKey(header, keys)
+        // The checks, in order; `||` stops at the first refusal.
+        let stopped = log.refused("algorithm", checkAlgorithm(header))
+            || log.refused("key", key.map { .keyInJWKS(kid: $0.kid, bits: $0.publicKey?.keySizeInBits ?? 0) })
+            || log.refused("signature", checkSignature(jws, key))
+            || log.refused("claim types", checkClaimTypes(claims))
+            || log.refused("issuer", checkIssuer(claims, expect.issuer))
+            || log.refused("audience", checkAudience(claims, expect.clientId))
+            || log.refused("token_use", checkTokenUse(claims))
+            || log.refused("expiry", checkExpiry(claims, expect))
+            || log.refused("issued at", checkIssuedAt(claims, expect))
+            || log.refused("nonce", checkNonce(claims, expect.nonce))
+            || log.refused("at_hash", checkAtHash(claims, expect.accessToken))
+            || log.refused("email_verified", checkEmailVerified(claims, required: expect.requireEmailVerified))
+        return TokenVerdict(checks: log.checks, token: stopped ? nil : VerifiedIDToken(header: header, claims: claims),
+                            unverifiedClaims: claims)
+    }
+
+    /// The verdicts so far.
+    struct CheckLog {
+        var checks: [CheckResult]
+
+        init() {
+            checks = []
+            checks.reserveCapacity(TokenVerifier.checkNames.count)
+        }
+
+        /// Records one check's verdict; true when it refused (which ends the chain).
+        mutating func refused(_ name: String, _ result: Result<String, Refusal>) -> Bool {
+            refused(name, result.map { .text($0) })
+        }
+
+        mutating func refused(_ name: String, _ result: Result<CheckResult.Note, Refusal>) -> Bool {
+            switch result {
+            case .success(let note): checks.append(CheckResult(name: name, passed: true, code: .ok, note: note)); return false
+            case .failure(let refusal): checks.append(.fail(name, refusal)); return true
             }
         }
-        return TokenVerdict(checks: checks, token: VerifiedIDToken(header: jws.header, claims: context.claims), unverifiedClaims: context.claims)
     }
 
-    struct Context {
-        let jws: CompactJWS
-        let claims: [String: JSONValue]
-        let keys: JWKSet
-        let expect: TokenExpectations
-    }
+    /// Every check's name, in the order `verify` runs them.
+    public static let checkNames = ["structure", "algorithm", "key", "signature", "claim types", "issuer", "audience",
+                                    "token_use", "expiry", "issued at", "nonce", "at_hash", "email_verified"]
 
-    /// The checks, in order. A static table of plain functions: composing them costs nothing per token.
-    static let chain: [(String, @Sendable (Context) -> Result<String, Refusal>)] = [
-        ("algorithm", { checkAlgorithm($0.jws.header) }),
-        ("key", { checkKey($0.jws.header, $0.keys).map { "kid \($0.kid) in JWKS, RSA \($0.publicKey?.keySizeInBits ?? 0) bits" } }),
-        ("signature", { checkSignature($0.jws, $0.keys) }),
-        ("claim types", { checkClaimTypes($0.claims) }),
-        ("issuer", { checkIssuer($0.claims, $0.expect.issuer) }),
-        ("audience", { checkAudience($0.claims, $0.expect.clientId) }),
-        ("token_use", { checkTokenUse($0.claims) }),
-        ("expiry", { checkExpiry($0.claims, $0.expect) }),
-        ("issued at", { checkIssuedAt($0.claims, $0.expect) }),
-        ("nonce", { checkNonce($0.claims, $0.expect.nonce) }),
-        ("at_hash", { checkAtHash($0.claims, $0.expect.accessToken) }),
-        ("email_verified", { checkEmailVerified($0.claims, required: $0.expect.requireEmailVerified) }),
-    ]
-
-    static func checkAlgorithm(_ header: [String: JSONValue]) -> Result<String, Refusal> {
-        guard let alg = header["alg"]?.stringValue else { return .failure(Refusal(.algNotAllowed, "header has no string alg")) }
-        guard alg == "RS256" else { return .failure(Refusal(.algNotAllowed, "header alg is \(alg), only RS256 is accepted")) }
+    static func checkAlgorithm(_ header: JSONObjectView) -> Result<String, Refusal> {
+        guard header.kind("alg") == .string else { return .failure(Refusal(.algNotAllowed, "header has no string alg")) }
+        guard header.string("alg", equals: "RS256") == true else {
+            return .failure(Refusal(.algNotAllowed, "header alg is \(header.string("alg") ?? ""), only RS256 is accepted"))
+        }
         if let crit = header["crit"] { return .failure(Refusal(.malformedToken, "header has crit \(crit.jsonText), which is not supported")) }
         return .success("RS256")
     }
 
-    static func checkKey(_ header: [String: JSONValue], _ keys: JWKSet) -> Result<JWK, Refusal> {
-        guard let kidValue = header["kid"] else { return .failure(Refusal(.missingKid, "header has no kid")) }
-        guard let kid = kidValue.stringValue, !kid.isEmpty else { return .failure(Refusal(.missingKid, "header kid is not a non-empty string")) }
-        guard let jwk = keys.key(for: kid) else { return .failure(Refusal(.unknownKid, "kid \(kid) is not in the JWKS")) }
-        if let why = jwk.rejection { return .failure(Refusal(.keyRejected, "kid \(kid): \(why)")) }
-        guard jwk.publicKey != nil else { return .failure(Refusal(.keyRejected, "kid \(kid) has no usable RSA key")) }
+    /// The JWKS key the header's kid names, or why there is none to use.
+    static func findKey(_ header: JSONObjectView, _ keys: JWKSet) -> Result<JWK, Refusal> {
+        guard let kind = header.kind("kid") else { return .failure(Refusal(.missingKid, "header has no kid")) }
+        guard kind == .string, header.string("kid", equals: "") == false else {
+            return .failure(Refusal(.missingKid, "header kid is not a non-empty string"))
+        }
+        // Compare the header's kid bytes with each key's kid: no String for the usual hit.
+        guard let at = keys.keys.firstIndex(where: { header.string("kid", equals: $0.key) == true }) else {
+            return .failure(Refusal(.unknownKid, "kid \(header.string("kid") ?? "") is not in the JWKS"))
+        }
+        let jwk = keys.keys[at].value
+        if let why = jwk.rejection { return .failure(Refusal(.keyRejected, "kid \(jwk.kid): \(why)")) }
+        guard jwk.publicKey != nil else { return .failure(Refusal(.keyRejected, "kid \(jwk.kid) has no usable RSA key")) }
         return .success(jwk)
     }
 
-    static func checkSignature(_ jws: CompactJWS, _ keys: JWKSet) -> Result<String, Refusal> {
-        guard let kid = jws.header["kid"]?.stringValue, let key = keys.key(for: kid)?.publicKey else {
+    static func checkSignature(_ jws: CompactJWS, _ key: Result<JWK, Refusal>) -> Result<String, Refusal> {
+        guard case .success(let jwk) = key, let publicKey = jwk.publicKey else {
             return .failure(Refusal(.unknownKid, "no key to check the signature with"))
         }
         let signature = _RSA.Signing.RSASignature(rawRepresentation: jws.signature)
-        let digest = SHA256.hash(data: jws.signingInput)
-        guard key.isValidSignature(signature, for: digest, padding: .insecurePKCS1v1_5) else {
-            return .failure(Refusal(.badSignature, "RS256 signature does not verify with kid \(kid)"))
+        guard publicKey.isValidSignature(signature, for: jws.signingInputDigest(), padding: .insecurePKCS1v1_5) else {
+            return .failure(Refusal(.badSignature, "RS256 signature does not verify with kid \(jwk.kid)"))
         }
         return .success("RS256 PKCS#1 v1.5 signature valid")
     }
 
-    static func checkClaimTypes(_ c: [String: JSONValue]) -> Result<String, Refusal> {
-        let strings = ["iss", "sub", "token_use", "nonce", "email", "at_hash", "jti", "cognito:username"]
-        for name in strings where c[name] != nil && c[name]?.stringValue == nil {
-            return .failure(Refusal(.claimWrongType, "claim \(name) is not a string"))
+    static let stringClaims = ["iss", "sub", "token_use", "nonce", "email", "at_hash", "jti", "cognito:username"]
+    static let numberClaims = ["exp", "iat", "auth_time", "nbf"]
+
+    static func checkClaimTypes(_ c: JSONObjectView) -> Result<String, Refusal> {
+        for name in stringClaims {
+            if let kind = c.kind(name), kind != .string { return .failure(Refusal(.claimWrongType, "claim \(name) is not a string")) }
         }
-        for name in ["exp", "iat", "auth_time", "nbf"] where c[name] != nil && c[name]?.numberValue == nil {
-            return .failure(Refusal(.claimWrongType, "claim \(name) is not a number"))
+        for name in numberClaims {
+            if let kind = c.kind(name), kind != .number { return .failure(Refusal(.claimWrongType, "claim \(name) is not a number")) }
         }
-        if let aud = c["aud"], aud.stringValue == nil {
-            guard let a = aud.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
-                return .failure(Refusal(.claimWrongType, "claim aud is neither a string nor an array of strings"))
-            }
+        if let kind = c.kind("aud"), kind != .string, c.isArrayOfStrings("aud") != true {
+            return .failure(Refusal(.claimWrongType, "claim aud is neither a string nor an array of strings"))
         }
-        if let g = c["cognito:groups"] {
-            guard let a = g.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
-                return .failure(Refusal(.claimWrongType, "claim cognito:groups is not an array of strings"))
-            }
+        if c.contains("cognito:groups"), c.isArrayOfStrings("cognito:groups") != true {
+            return .failure(Refusal(.claimWrongType, "claim cognito:groups is not an array of strings"))
         }
-        if let ev = c["email_verified"], ev.boolValue == nil, ev.stringValue == nil {
+        if let kind = c.kind("email_verified"), kind != .bool, kind != .string {
             return .failure(Refusal(.claimWrongType, "claim email_verified is neither a boolean nor a string"))
         }
         return .success("every known claim has its JSON type")
     }
 
-    static func checkIssuer(_ c: [String: JSONValue], _ issuer: String) -> Result<String, Refusal> {
-        guard let iss = c["iss"]?.stringValue else { return .failure(Refusal(.wrongIssuer, "token has no iss")) }
-        guard iss == issuer else { return .failure(Refusal(.wrongIssuer, "iss is \(iss), expected \(issuer)")) }
-        return .success(iss)
+    static func checkIssuer(_ c: JSONObjectView, _ issuer: String) -> Result<String, Refusal> {
+        guard let same = c.string("iss", equals: issuer) else { return .failure(Refusal(.wrongIssuer, "token has no iss")) }
+        guard same else { return .failure(Refusal(.wrongIssuer, "iss is \(c.string("iss") ?? ""), expected \(issuer)")) }
+        return .success(issuer)
     }
 
-    static func checkAudience(_ c: [String: JSONValue], _ clientId: String) -> Result<String, Refusal> {
-        switch c["aud"] {
-        case .string(let aud)?:
-            return aud == clientId ? .success(aud) : .failure(Refusal(.wrongAudience, "aud is \(aud), expected client id \(clientId)"))
-        case .array(let list)?:
-            let auds = list.compactMap(\.stringValue)
-            guard auds.contains(clientId) else { return .failure(Refusal(.wrongAudience, "aud \(auds) does not contain client id \(clientId)")) }
-            if auds.count > 1, c["azp"]?.stringValue != clientId {
+    static func checkAudience(_ c: JSONObjectView, _ clientId: String) -> Result<String, Refusal> {
+        switch c.kind("aud") {
+        case .string?:
+            guard c.string("aud", equals: clientId) == true else {
+                return .failure(Refusal(.wrongAudience, "aud is \(c.string("aud") ?? ""), expected client id \(clientId)"))
+            }
+            return .success(clientId)
+        case .array?:
+            let (matches, total) = c.count("aud", stringsEqualTo: clientId) ?? (0, 0)
+            guard matches > 0 else {
+                let auds = c["aud"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                return .failure(Refusal(.wrongAudience, "aud \(auds) does not contain client id \(clientId)"))
+            }
+            if total > 1, c.string("azp", equals: clientId) != true {
                 return .failure(Refusal(.wrongAudience, "aud has several audiences and azp is not \(clientId)"))
             }
             return .success(clientId)
@@ -179,62 +248,77 @@ public enum TokenVerifier {
         }
     }
 
-    static func checkTokenUse(_ c: [String: JSONValue]) -> Result<String, Refusal> {
-        guard let use = c["token_use"]?.stringValue else { return .failure(Refusal(.wrongTokenUse, "token has no token_use")) }
-        guard use == "id" else { return .failure(Refusal(.wrongTokenUse, "token_use is \(use), expected id")) }
+    static func checkTokenUse(_ c: JSONObjectView) -> Result<String, Refusal> {
+        guard let isID = c.string("token_use", equals: "id") else { return .failure(Refusal(.wrongTokenUse, "token has no token_use")) }
+        guard isID else { return .failure(Refusal(.wrongTokenUse, "token_use is \(c.string("token_use") ?? ""), expected id")) }
         return .success("id")
     }
 
-    static func checkExpiry(_ c: [String: JSONValue], _ e: TokenExpectations) -> Result<String, Refusal> {
-        guard let exp = c["exp"]?.numberValue else { return .failure(Refusal(.missingExp, "token has no exp")) }
+    static func checkExpiry(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<CheckResult.Note, Refusal> {
+        guard let exp = c.number("exp") else { return .failure(Refusal(.missingExp, "token has no exp")) }
         let now = e.now.timeIntervalSince1970
         guard now <= exp + Double(e.clockSkew) else {
-            return .failure(Refusal(.expired, "token expired \(Int(now - exp)) s ago (clock_skew \(e.clockSkew) s)"))
+            return .failure(Refusal(.expired, "token expired \(wholeSeconds(now - exp)) s ago (clock_skew \(e.clockSkew) s)"))
         }
-        if let nbf = c["nbf"]?.numberValue, now + Double(e.clockSkew) < nbf {
-            return .failure(Refusal(.issuedInFuture, "token not valid before \(Int(nbf - now)) s from now"))
+        if let nbf = c.number("nbf"), now + Double(e.clockSkew) < nbf {
+            return .failure(Refusal(.issuedInFuture, "token not valid before \(wholeSeconds(nbf - now)) s from now"))
         }
-        return .success("expires in \(Int(exp - now)) s")
+        return .success(.expiresIn(seconds: wholeSeconds(exp - now)))
     }
 
-    static func checkIssuedAt(_ c: [String: JSONValue], _ e: TokenExpectations) -> Result<String, Refusal> {
-        guard let iat = c["iat"]?.numberValue else { return .failure(Refusal(.missingClaim, "token has no iat")) }
+    static func checkIssuedAt(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<String, Refusal> {
+        guard let iat = c.number("iat") else { return .failure(Refusal(.missingClaim, "token has no iat")) }
         let now = e.now.timeIntervalSince1970
         guard iat <= now + Double(e.clockSkew) else {
-            return .failure(Refusal(.issuedInFuture, "iat is \(Int(iat - now)) s in the future (clock_skew \(e.clockSkew) s)"))
+            return .failure(Refusal(.issuedInFuture, "iat is \(wholeSeconds(iat - now)) s in the future (clock_skew \(e.clockSkew) s)"))
         }
-        return .success("issued \(Int(now - iat)) s ago")
+        return .success("issued \(wholeSeconds(now - iat)) s ago")
     }
 
-    static func checkNonce(_ c: [String: JSONValue], _ nonce: String?) -> Result<String, Refusal> {
+    static func checkNonce(_ c: JSONObjectView, _ nonce: String?) -> Result<String, Refusal> {
         guard let nonce else { return .success("no nonce expected (token checked on its own)") }
-        guard let got = c["nonce"]?.stringValue else { return .failure(Refusal(.nonceMismatch, "token has no nonce")) }
-        guard constantTimeEqual(got, nonce) else { return .failure(Refusal(.nonceMismatch, "nonce does not match this sign-in")) }
+        guard let same = c.string("nonce", equals: nonce, constantTime: true) else {
+            return .failure(Refusal(.nonceMismatch, "token has no nonce"))
+        }
+        guard same else { return .failure(Refusal(.nonceMismatch, "nonce does not match this sign-in")) }
         return .success("matches this sign-in")
     }
 
-    static func checkAtHash(_ c: [String: JSONValue], _ accessToken: String?) -> Result<String, Refusal> {
-        guard let atHash = c["at_hash"]?.stringValue else { return .success("absent") }
+    /// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 over the access token's ASCII.
+    static func checkAtHash(_ c: JSONObjectView, _ accessToken: String?) -> Result<String, Refusal> {
+        guard c.kind("at_hash") == .string else { return .success("absent") }
         guard let accessToken else { return .success("present; no access token to compare") }
-        let digest = Array(SHA256.hash(data: Array(accessToken.utf8)))
-        let expected = Base64URL.encode(digest.prefix(16))
-        guard constantTimeEqual(atHash, expected) else {
+        let digest = accessToken.utf8.withContiguousStorageIfAvailable { sha256(UnsafeRawBufferPointer($0)) }
+            ?? SHA256.hash(data: Array(accessToken.utf8))
+        let matches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 22) { expected -> Bool in
+            digest.withUnsafeBytes { Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0[..<16]), into: expected) }
+            return c.withPlainStringBytes("at_hash") { bytesEqual($0, UnsafeBufferPointer(expected), constantTime: true) }
+                ?? (c.string("at_hash", equals: String(decoding: expected, as: UTF8.self), constantTime: true) == true)
+        }
+        guard matches else {
             return .failure(Refusal(.atHashMismatch, "at_hash does not match the access token from the same response"))
         }
         return .success("matches the access token")
     }
 
-    static func checkEmailVerified(_ c: [String: JSONValue], required: Bool) -> Result<String, Refusal> {
+    static func checkEmailVerified(_ c: JSONObjectView, required: Bool) -> Result<String, Refusal> {
         let verified: Bool
-        switch c["email_verified"] {
-        case .bool(let b)?: verified = b
-        case .string(let s)?: verified = (s == "true")   // Cognito uses the string form for some federated users
+        switch c.kind("email_verified") {
+        case .bool?: verified = c.bool("email_verified") == true
+        case .string?: verified = c.string("email_verified", equals: "true") == true   // Cognito uses the string form for some federated users
         default: verified = false
         }
         if verified { return .success("true") }
         if !required { return .success("not verified; require_email_verified = false") }
         return .failure(Refusal(.emailNotVerified, "email_verified is not true"))
     }
+}
+
+/// A span in whole seconds for display. Claims are any JSON number, so a far-off `exp` (1e300)
+/// must not trap the conversion: the span is clamped to ±10^15 s.
+public func wholeSeconds(_ span: Double) -> Int {
+    guard span.isFinite else { return 0 }
+    return Int(min(max(span, -1e15), 1e15))
 }
 
 /// Compares two strings in time that depends only on their lengths.
