@@ -7,9 +7,8 @@ import Foundation
 public struct JSONObjectView: Sendable {
     struct Member: Sendable {
         var key: JSONStringRange
-        var kind: JSONKind
-        var start: Int
-        var end: Int
+        var value: JSONSpan
+        var kind: JSONKind { value.kind }
         /// The key's first (up to) 8 bytes, so a lookup rejects most members with one compare.
         var keyWord: UInt64
     }
@@ -38,17 +37,26 @@ public struct JSONObjectView: Sendable {
             guard scanner.index < range.upperBound, all[scanner.index] == UInt8(ascii: "{") else { return nil }
             var members: [Member] = []
             members.reserveCapacity(24)
-            guard scanner.forEachMember(depth: 0, { key, kind, start, end in
+            guard scanner.forEachMember(depth: 0, { key, value in
                 let word = word(UnsafeBufferPointer(rebasing: all[key.start..<key.end]))
-                members.append(Member(key: key, kind: kind, start: start, end: end, keyWord: word))
+                members.append(Member(key: key, value: value, keyWord: word))
                 return true
             }) else { return nil }
             scanner.skipWhitespace()
-            guard scanner.index == range.upperBound,
-                  !JSONScanner.hasDuplicate(members.lazy.map(\.key), in: scanner.bytes) else { return nil }
+            guard scanner.index == range.upperBound else { return nil }
             return members
         }
-        return members.map { JSONObjectView(storage: storage, members: $0) }
+        guard let members else { return nil }
+        // Plain names: the hash index finds a repeated name as it is built. Others: compare texts.
+        switch storage.withUnsafeBufferPointer({ index(members, in: $0) }) {
+        case .slots(let slots):
+            return JSONObjectView(storage: storage, members: members, slots: slots)
+        case .scan:
+            let repeated = storage.withUnsafeBufferPointer { JSONScanner.hasDuplicate(members.lazy.map(\.key), in: $0) }
+            return repeated ? nil : JSONObjectView(storage: storage, members: members, slots: nil)
+        case .repeatedName:
+            return nil
+        }
     }
 
     public static func parse<D: DataProtocol>(_ data: D) -> JSONObjectView? {
@@ -59,26 +67,34 @@ public struct JSONObjectView: Sendable {
     /// A view of an already-built dictionary (tests and callers that assemble claims themselves).
     public init(_ dictionary: [String: JSONValue]) {
         let text = Array(JSONValue.object(dictionary).jsonText.utf8)
-        self = JSONObjectView.parse(text, range: 0..<text.count) ?? JSONObjectView(storage: [], members: [])
+        self = JSONObjectView.parse(text, range: 0..<text.count) ?? .empty
     }
 
-    init(storage: [UInt8], members: [Member]) {
+    init(storage: [UInt8], members: [Member], slots: [UInt8]?) {
         self.storage = storage
         self.members = members
-        self.slots = JSONObjectView.slots(for: members)
+        self.slots = slots
     }
 
-    static func slots(for members: [Member]) -> [UInt8]? {
-        guard members.count < 128, members.allSatisfy(\.key.plain) else { return nil }
+    enum NameIndex { case slots([UInt8]), scan, repeatedName }
+
+    /// Builds the hash index of member names. `.scan` when some name is not plain ASCII (or there
+    /// are too many for a byte index); `.repeatedName` when two plain names are the same bytes.
+    static func index(_ members: [Member], in bytes: UnsafeBufferPointer<UInt8>) -> NameIndex {
+        guard members.count < 128, members.allSatisfy(\.key.plain) else { return .scan }
         var size = 8
         while size < members.count * 2 { size *= 2 }
         var slots = [UInt8](repeating: 0, count: size)
         for (i, m) in members.enumerated() {
             var at = slot(m.keyWord, m.key.end - m.key.start, size)
-            while slots[at] != 0 { at = (at + 1) & (size - 1) }
+            while slots[at] != 0 {
+                let other = members[Int(slots[at]) - 1]
+                if other.keyWord == m.keyWord, JSONScanner.sameBytes(other.key, m.key, in: bytes) { return .repeatedName }
+                at = (at + 1) & (size - 1)
+            }
             slots[at] = UInt8(i + 1)
         }
-        return slots
+        return .slots(slots)
     }
 
     @inline(__always)
@@ -86,7 +102,7 @@ public struct JSONObjectView: Sendable {
         Int(truncatingIfNeeded: ((word ^ UInt64(truncatingIfNeeded: length)) &* 0x9E37_79B9_7F4A_7C15) >> 40) & (size - 1)
     }
 
-    public static let empty = JSONObjectView(storage: [], members: [])
+    public static let empty = JSONObjectView(storage: [], members: [], slots: nil)
 
     public var isEmpty: Bool { members.isEmpty }
     public var count: Int { members.count }
@@ -101,7 +117,7 @@ public struct JSONObjectView: Sendable {
         var out: [String: JSONValue] = [:]
         storage.withUnsafeBufferPointer { b in
             for m in members {
-                if let name = JSONScanner.text(m.key, in: b), let v = JSONScanner.build(b, kind: m.kind, start: m.start, end: m.end) {
+                if let name = JSONScanner.text(m.key, in: b), let v = JSONScanner.build(b, m.value) {
                     out[name] = v
                 }
             }
@@ -117,37 +133,30 @@ public struct JSONObjectView: Sendable {
     /// One member, built.
     public subscript(_ name: String) -> JSONValue? {
         guard let m = member(name) else { return nil }
-        return storage.withUnsafeBufferPointer { JSONScanner.build($0, kind: m.kind, start: m.start, end: m.end) }
+        return storage.withUnsafeBufferPointer { JSONScanner.build($0, m.value) }
     }
 
     public func string(_ name: String) -> String? {
-        guard let m = member(name), m.kind == .string else { return nil }
-        return storage.withUnsafeBufferPointer { b in
-            var scanner = JSONScanner(bytes: b, index: m.start)
-            return scanner.scanString().flatMap { JSONScanner.text($0, in: b) }
-        }
+        guard let m = member(name), let s = m.value.text else { return nil }
+        return storage.withUnsafeBufferPointer { JSONScanner.text(s, in: $0) }
     }
 
     public func number(_ name: String) -> Double? {
         guard let m = member(name), m.kind == .number else { return nil }
-        return storage.withUnsafeBufferPointer { JSONScanner.number(m.start, m.end, in: $0) }
+        return storage.withUnsafeBufferPointer { JSONScanner.number(m.value.start, m.value.end, in: $0) }
     }
 
     /// True or false for a boolean member, nil for anything else.
     public func bool(_ name: String) -> Bool? {
         guard let m = member(name), m.kind == .bool else { return nil }
-        return storage[m.start] == UInt8(ascii: "t")
+        return storage[m.value.start] == UInt8(ascii: "t")
     }
 
     /// Whether a string member's text is `expected`, compared in time that depends only on the
     /// lengths when `constantTime` is set (nonces). Nil when the member is absent or not a string.
     public func string(_ name: String, equals expected: String, constantTime: Bool = false) -> Bool? {
-        guard let m = member(name), m.kind == .string else { return nil }
-        return storage.withUnsafeBufferPointer { b -> Bool in
-            var scanner = JSONScanner(bytes: b, index: m.start)
-            guard let s = scanner.scanString() else { return false }
-            return JSONObjectView.text(s, in: b, equals: expected, constantTime: constantTime)
-        }
+        guard let m = member(name), let s = m.value.text else { return nil }
+        return storage.withUnsafeBufferPointer { JSONObjectView.text(s, in: $0, equals: expected, constantTime: constantTime) }
     }
 
     /// Whether an array member holds only strings (true for an empty array; nil when absent or not
@@ -155,8 +164,8 @@ public struct JSONObjectView: Sendable {
     public func isArrayOfStrings(_ name: String) -> Bool? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
-            var scanner = JSONScanner(bytes: b, index: m.start)
-            return scanner.forEachElement(depth: 0) { kind, _, _ in kind == .string }
+            var scanner = JSONScanner(bytes: b, index: m.value.start)
+            return scanner.forEachElement(depth: 0) { $0.kind == .string }
         }
     }
 
@@ -165,12 +174,11 @@ public struct JSONObjectView: Sendable {
     public func count(_ name: String, stringsEqualTo expected: String) -> (matches: Int, total: Int)? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
-            var scanner = JSONScanner(bytes: b, index: m.start)
+            var scanner = JSONScanner(bytes: b, index: m.value.start)
             var matches = 0, total = 0
-            _ = scanner.forEachElement(depth: 0) { kind, start, _ in
+            _ = scanner.forEachElement(depth: 0) { element in
                 total += 1
-                var s = JSONScanner(bytes: b, index: start)
-                if kind == .string, let r = s.scanString(), JSONObjectView.text(r, in: b, equals: expected, constantTime: false) {
+                if let r = element.text, JSONObjectView.text(r, in: b, equals: expected, constantTime: false) {
                     matches += 1
                 }
                 return true
@@ -182,12 +190,8 @@ public struct JSONObjectView: Sendable {
     /// Calls `body` with the raw bytes of a string member that holds no escapes (the token path:
     /// hashes and base64url values never need them). Nil when absent, not a string, or escaped.
     func withPlainStringBytes<R>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
-        guard let m = member(name), m.kind == .string else { return nil }
-        return storage.withUnsafeBufferPointer { b -> R? in
-            var scanner = JSONScanner(bytes: b, index: m.start)
-            guard let s = scanner.scanString(), !s.escaped else { return nil }
-            return body(UnsafeBufferPointer(rebasing: b[s.start..<s.end]))
-        }
+        guard let m = member(name), let s = m.value.text, !s.escaped else { return nil }
+        return storage.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[s.start..<s.end])) }
     }
 
     static func text(_ s: JSONStringRange, in b: UnsafeBufferPointer<UInt8>, equals expected: String, constantTime: Bool) -> Bool {
@@ -203,33 +207,40 @@ public struct JSONObjectView: Sendable {
     /// Finds a member by name. Names are unique (the parser refused duplicates), so the first match
     /// is the only one. Plain names compare as bytes; others as text.
     func member(_ name: String) -> Member? {
-        let found = name.utf8.withContiguousStorageIfAvailable { find($0) }
-        if let found { return found }
-        return Array(name.utf8).withUnsafeBufferPointer { find($0) }
+        // The name's length and first 8 bytes decide most lookups without touching the document.
+        var word: UInt64 = 0
+        var count = 0
+        for byte in name.utf8 {
+            if count < 8 { word |= UInt64(byte) << (8 * UInt64(count)) }
+            count += 1
+        }
+        guard let slots else { return scan(name, word: word, count: count) }
+        let mask = slots.count - 1
+        var at = JSONObjectView.slot(word, count, slots.count)
+        while slots[at] != 0 {
+            let m = members[Int(slots[at]) - 1]
+            if m.keyWord == word, m.key.end - m.key.start == count, count <= 8 || tailMatches(m.key, name) { return m }
+            at = (at + 1) & mask
+        }
+        return nil
     }
 
-    private func find(_ name: UnsafeBufferPointer<UInt8>) -> Member? {
-        let nameWord = JSONObjectView.word(name)
-        return storage.withUnsafeBufferPointer { b -> Member? in
-            if let slots {
-                var at = JSONObjectView.slot(nameWord, name.count, slots.count)
-                while slots[at] != 0 {
-                    let m = members[Int(slots[at]) - 1]
-                    if m.keyWord == nameWord, m.key.end - m.key.start == name.count,
-                       name.count <= 8 || bytesEqual(UnsafeBufferPointer(rebasing: b[m.key.start + 8..<m.key.end]),
-                                                     UnsafeBufferPointer(rebasing: name[8...]), constantTime: false) {
-                        return m
-                    }
-                    at = (at + 1) & (slots.count - 1)
-                }
-                return nil
-            }
+    /// Bytes 8 and on of a plain key against the name's.
+    private func tailMatches(_ key: JSONStringRange, _ name: String) -> Bool {
+        storage.withUnsafeBufferPointer { b in
+            let tail = UnsafeBufferPointer(rebasing: b[key.start + 8..<key.end])
+            return name.utf8.withContiguousStorageIfAvailable { bytesEqual(tail, $0[8...], constantTime: false) }
+                ?? bytesEqual(tail, Array(name.utf8)[8...], constantTime: false)
+        }
+    }
+
+    /// The lookup without an index: some name is escaped or not ASCII, so compare texts.
+    private func scan(_ name: String, word: UInt64, count: Int) -> Member? {
+        storage.withUnsafeBufferPointer { b -> Member? in
             for m in members {
                 if m.key.plain {
-                    guard m.keyWord == nameWord, m.key.end - m.key.start == name.count else { continue }
-                    if name.count <= 8 || bytesEqual(UnsafeBufferPointer(rebasing: b[m.key.start + 8..<m.key.end]),
-                                                     UnsafeBufferPointer(rebasing: name[8...]), constantTime: false) { return m }
-                } else if let text = JSONScanner.text(m.key, in: b), text == String(decoding: name, as: UTF8.self) {
+                    if m.keyWord == word, m.key.end - m.key.start == count, count <= 8 || tailMatches(m.key, name) { return m }
+                } else if let text = JSONScanner.text(m.key, in: b), text == name {
                     return m
                 }
             }

@@ -25,13 +25,22 @@ public enum StrictJSON {
     static func parse(buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
         var scanner = JSONScanner(bytes: buffer)
         guard let kind = scanner.document() else { return nil }
-        return JSONScanner.build(buffer, kind: kind, start: 0, end: buffer.count)
+        return JSONScanner.build(buffer, JSONSpan(kind: kind, start: 0, end: buffer.count))
     }
 }
 
 /// The JSON type of a value, known once the scanner has validated it.
 public enum JSONKind: UInt8, Sendable {
     case null, bool, number, string, array, object
+}
+
+/// Where a validated value is, and for a string what decoding its text takes.
+struct JSONSpan: Sendable {
+    var kind: JSONKind
+    var start: Int
+    var end: Int
+    /// Set for strings: the bytes between the quotes.
+    var text: JSONStringRange?
 }
 
 /// Where a string's bytes are (between its quotes) and what decoding it takes.
@@ -51,6 +60,8 @@ struct JSONStringRange: Sendable {
 struct JSONScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
+    /// The string `skipValue` last accepted, so a container walk can hand it on without a rescan.
+    var lastString: JSONStringRange?
 
     init(bytes: UnsafeBufferPointer<UInt8>, index: Int = 0) { self.bytes = bytes; self.index = index }
 
@@ -61,6 +72,7 @@ struct JSONScanner {
         return index == bytes.count ? kind : nil
     }
 
+    @inline(__always)
     mutating func skipWhitespace() {
         while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
             index += 1
@@ -75,11 +87,13 @@ struct JSONScanner {
         switch bytes[index] {
         case UInt8(ascii: "{"):
             var keys: [JSONStringRange] = []
-            let ok = forEachMember(depth: depth) { key, _, _, _ in keys.append(key); return true }
+            let ok = forEachMember(depth: depth) { key, _ in keys.append(key); return true }
             return ok && !JSONScanner.hasDuplicate(keys, in: bytes) ? .object : nil
         case UInt8(ascii: "["):
-            return forEachElement(depth: depth) { _, _, _ in true } ? .array : nil
-        case UInt8(ascii: "\""): return scanString() == nil ? nil : .string
+            return forEachElement(depth: depth) { _ in true } ? .array : nil
+        case UInt8(ascii: "\""):
+            lastString = scanString()
+            return lastString == nil ? nil : .string
         case UInt8(ascii: "t"): return literal("true") ? .bool : nil
         case UInt8(ascii: "f"): return literal("false") ? .bool : nil
         case UInt8(ascii: "n"): return literal("null") ? .null : nil
@@ -88,9 +102,9 @@ struct JSONScanner {
     }
 
     /// Walks an object whose `{` is at `index`, validating each member and handing it to `body`
-    /// (key, kind, value start, value end). False on a syntax error or when `body` says stop.
+    /// (key, value). False on a syntax error or when `body` says stop.
     /// Duplicate names are the caller's to refuse: it is the one holding the keys.
-    mutating func forEachMember(depth: Int, _ body: (JSONStringRange, JSONKind, Int, Int) -> Bool) -> Bool {
+    mutating func forEachMember(depth: Int, _ body: (JSONStringRange, JSONSpan) -> Bool) -> Bool {
         index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
@@ -102,7 +116,8 @@ struct JSONScanner {
             index += 1
             skipWhitespace()
             let start = index
-            guard let kind = skipValue(depth: depth + 1), body(key, kind, start, index) else { return false }
+            guard let kind = skipValue(depth: depth + 1),
+                  body(key, JSONSpan(kind: kind, start: start, end: index, text: kind == .string ? lastString : nil)) else { return false }
             skipWhitespace()
             guard index < bytes.count else { return false }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -111,15 +126,16 @@ struct JSONScanner {
         }
     }
 
-    /// The same for an array whose `[` is at `index`: `body` gets (kind, start, end) of each element.
-    mutating func forEachElement(depth: Int, _ body: (JSONKind, Int, Int) -> Bool) -> Bool {
+    /// The same for an array whose `[` is at `index`: `body` gets each element.
+    mutating func forEachElement(depth: Int, _ body: (JSONSpan) -> Bool) -> Bool {
         index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return true }
         while true {
             skipWhitespace()
             let start = index
-            guard let kind = skipValue(depth: depth + 1), body(kind, start, index) else { return false }
+            guard let kind = skipValue(depth: depth + 1),
+                  body(JSONSpan(kind: kind, start: start, end: index, text: kind == .string ? lastString : nil)) else { return false }
             skipWhitespace()
             guard index < bytes.count else { return false }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -156,6 +172,7 @@ struct JSONScanner {
 
     /// Validates a string whose opening quote is at `index`: no raw control characters, only
     /// RFC 8259 escapes, surrogates in pairs, valid UTF-8.
+    @inline(__always)
     mutating func scanString() -> JSONStringRange? {
         index += 1
         let start = index
@@ -326,23 +343,23 @@ struct JSONScanner {
         return d
     }
 
-    /// Builds the value the scanner validated at `start..<end`.
-    static func build(_ bytes: UnsafeBufferPointer<UInt8>, kind: JSONKind, start: Int, end: Int) -> JSONValue? {
-        var scanner = JSONScanner(bytes: bytes, index: start)
+    /// Builds the value the scanner validated at `span`.
+    static func build(_ bytes: UnsafeBufferPointer<UInt8>, _ span: JSONSpan) -> JSONValue? {
+        var scanner = JSONScanner(bytes: bytes, index: span.start)
         scanner.skipWhitespace()
         let at = scanner.index
-        switch kind {
+        switch span.kind {
         case .null: return .null
-        case .bool: return .bool(at < end && bytes[at] == UInt8(ascii: "t"))
-        case .number: return number(at, end, in: bytes).map { .number($0) }
+        case .bool: return .bool(at < span.end && bytes[at] == UInt8(ascii: "t"))
+        case .number: return number(at, span.end, in: bytes).map { .number($0) }
         case .string:
-            guard let s = scanner.scanString() else { return nil }
+            guard let s = span.text ?? scanner.scanString() else { return nil }
             return text(s, in: bytes).map { .string($0) }
         case .array:
             var items: [JSONValue] = []
             var ok = true
-            guard scanner.forEachElement(depth: 0, { kind, s, e in
-                guard let v = build(bytes, kind: kind, start: s, end: e) else { ok = false; return false }
+            guard scanner.forEachElement(depth: 0, { element in
+                guard let v = build(bytes, element) else { ok = false; return false }
                 items.append(v)
                 return true
             }), ok else { return nil }
@@ -350,8 +367,8 @@ struct JSONScanner {
         case .object:
             var members: [String: JSONValue] = [:]
             var ok = true
-            guard scanner.forEachMember(depth: 0, { key, kind, s, e in
-                guard let name = text(key, in: bytes), let v = build(bytes, kind: kind, start: s, end: e) else { ok = false; return false }
+            guard scanner.forEachMember(depth: 0, { key, value in
+                guard let name = text(key, in: bytes), let v = build(bytes, value) else { ok = false; return false }
                 members[name] = v
                 return true
             }), ok else { return nil }
