@@ -125,43 +125,45 @@ public struct JSONObjectView: Sendable {
         return out
     }
 
-    public func contains(_ name: String) -> Bool { member(name) != nil }
+    public func contains(_ name: JSONName) -> Bool { member(name) != nil }
 
     /// The JSON type of a member, without building it.
-    public func kind(_ name: String) -> JSONKind? { member(name)?.kind }
+    public func kind(_ name: JSONName) -> JSONKind? { member(name)?.kind }
 
     /// One member, built.
-    public subscript(_ name: String) -> JSONValue? {
+    public subscript(_ name: String) -> JSONValue? { self[JSONName(name)] }
+
+    public subscript(_ name: JSONName) -> JSONValue? {
         guard let m = member(name) else { return nil }
         return storage.withUnsafeBufferPointer { JSONScanner.build($0, m.value) }
     }
 
-    public func string(_ name: String) -> String? {
+    public func string(_ name: JSONName) -> String? {
         guard let m = member(name), let s = m.value.text else { return nil }
         return storage.withUnsafeBufferPointer { JSONScanner.text(s, in: $0) }
     }
 
-    public func number(_ name: String) -> Double? {
+    public func number(_ name: JSONName) -> Double? {
         guard let m = member(name), m.kind == .number else { return nil }
         return storage.withUnsafeBufferPointer { JSONScanner.number(m.value.start, m.value.end, in: $0) }
     }
 
     /// True or false for a boolean member, nil for anything else.
-    public func bool(_ name: String) -> Bool? {
+    public func bool(_ name: JSONName) -> Bool? {
         guard let m = member(name), m.kind == .bool else { return nil }
         return storage[m.value.start] == UInt8(ascii: "t")
     }
 
     /// Whether a string member's text is `expected`, compared in time that depends only on the
     /// lengths when `constantTime` is set (nonces). Nil when the member is absent or not a string.
-    public func string(_ name: String, equals expected: String, constantTime: Bool = false) -> Bool? {
+    public func string(_ name: JSONName, equals expected: String, constantTime: Bool = false) -> Bool? {
         guard let m = member(name), let s = m.value.text else { return nil }
         return storage.withUnsafeBufferPointer { JSONObjectView.text(s, in: $0, equals: expected, constantTime: constantTime) }
     }
 
     /// Whether an array member holds only strings (true for an empty array; nil when absent or not
     /// an array).
-    public func isArrayOfStrings(_ name: String) -> Bool? {
+    public func isArrayOfStrings(_ name: JSONName) -> Bool? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
             var scanner = JSONScanner(bytes: b, index: m.value.start)
@@ -171,7 +173,7 @@ public struct JSONObjectView: Sendable {
 
     /// The number of elements of an array member that are strings equal to `expected`, and the
     /// array's length. Nil when absent or not an array.
-    public func count(_ name: String, stringsEqualTo expected: String) -> (matches: Int, total: Int)? {
+    public func count(_ name: JSONName, stringsEqualTo expected: String) -> (matches: Int, total: Int)? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
             var scanner = JSONScanner(bytes: b, index: m.value.start)
@@ -189,7 +191,7 @@ public struct JSONObjectView: Sendable {
 
     /// Calls `body` with the raw bytes of a string member that holds no escapes (the token path:
     /// hashes and base64url values never need them). Nil when absent, not a string, or escaped.
-    func withPlainStringBytes<R>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+    func withPlainStringBytes<R>(_ name: JSONName, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
         guard let m = member(name), let s = m.value.text, !s.escaped else { return nil }
         return storage.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[s.start..<s.end])) }
     }
@@ -206,47 +208,59 @@ public struct JSONObjectView: Sendable {
 
     /// Finds a member by name. Names are unique (the parser refused duplicates), so the first match
     /// is the only one. Plain names compare as bytes; others as text.
-    func member(_ name: String) -> Member? {
-        // The name's length and first 8 bytes decide most lookups without touching the document.
-        var word: UInt64 = 0
-        var count = 0
-        for byte in name.utf8 {
-            if count < 8 { word |= UInt64(byte) << (8 * UInt64(count)) }
-            count += 1
-        }
-        guard let slots else { return scan(name, word: word, count: count) }
+    func member(_ name: JSONName) -> Member? {
+        guard let slots else { return scan(name) }
         let mask = slots.count - 1
-        var at = JSONObjectView.slot(word, count, slots.count)
+        var at = JSONObjectView.slot(name.word, name.count, slots.count)
         while slots[at] != 0 {
             let m = members[Int(slots[at]) - 1]
-            if m.keyWord == word, m.key.end - m.key.start == count, count <= 8 || tailMatches(m.key, name) { return m }
+            if m.keyWord == name.word, m.key.end - m.key.start == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
             at = (at + 1) & mask
         }
         return nil
     }
 
     /// Bytes 8 and on of a plain key against the name's.
-    private func tailMatches(_ key: JSONStringRange, _ name: String) -> Bool {
+    private func tailMatches(_ key: JSONStringRange, _ name: JSONName) -> Bool {
         storage.withUnsafeBufferPointer { b in
-            let tail = UnsafeBufferPointer(rebasing: b[key.start + 8..<key.end])
-            return name.utf8.withContiguousStorageIfAvailable { bytesEqual(tail, $0[8...], constantTime: false) }
-                ?? bytesEqual(tail, Array(name.utf8)[8...], constantTime: false)
+            bytesEqual(UnsafeBufferPointer(rebasing: b[key.start + 8..<key.end]), name.tail, constantTime: false)
         }
     }
 
     /// The lookup without an index: some name is escaped or not ASCII, so compare texts.
-    private func scan(_ name: String, word: UInt64, count: Int) -> Member? {
+    private func scan(_ name: JSONName) -> Member? {
         storage.withUnsafeBufferPointer { b -> Member? in
             for m in members {
                 if m.key.plain {
-                    if m.keyWord == word, m.key.end - m.key.start == count, count <= 8 || tailMatches(m.key, name) { return m }
-                } else if let text = JSONScanner.text(m.key, in: b), text == name {
+                    if m.keyWord == name.word, m.key.end - m.key.start == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
+                } else if let text = JSONScanner.text(m.key, in: b), text == name.text {
                     return m
                 }
             }
             return nil
         }
     }
+}
+
+/// A member name prepared for lookups: its length and first 8 bytes are the index key, so the
+/// names the verifier reads on every login are prepared once (`TokenVerifier.Claim`).
+public struct JSONName: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let text: String
+    let word: UInt64
+    let count: Int
+    /// Bytes 8 and on (empty for short names).
+    let tail: [UInt8]
+
+    public init(_ text: String) {
+        self.text = text
+        let bytes = Array(text.utf8)
+        count = bytes.count
+        word = bytes.withUnsafeBufferPointer { JSONObjectView.word($0) }
+        tail = Array(bytes.dropFirst(8))
+    }
+
+    public init(stringLiteral value: String) { self.init(value) }
+    public var description: String { text }
 }
 
 /// Byte equality; with `constantTime`, time depends only on the lengths.

@@ -35,10 +35,8 @@ public struct ProviderMetadata: Sendable, Equatable {
                                              authorizationEndpoint: try endpoint("authorization_endpoint").get(),
                                              tokenEndpoint: try endpoint("token_endpoint").get(),
                                              jwksURI: try endpoint("jwks_uri").get()))
-        } catch let r as Refusal {
-            return .failure(r)
         } catch {
-            return .failure(Refusal(.discoveryInvalid, "\(error)"))
+            return .failure(error)
         }
     }
 }

@@ -15,7 +15,7 @@ struct ProtectedFileTests {
 
     func write(_ name: String, _ text: String, mode: mode_t) -> String {
         let p = "\(dir)/\(name)"
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: p, contents: Data(text.utf8)), "could not write \(p)")
         chmod(p, mode)
         return p
     }

@@ -163,23 +163,23 @@ public enum TokenVerifier {
                                     "token_use", "expiry", "issued at", "nonce", "at_hash", "email_verified"]
 
     static func checkAlgorithm(_ header: JSONObjectView) -> Result<String, Refusal> {
-        guard header.kind("alg") == .string else { return .failure(Refusal(.algNotAllowed, "header has no string alg")) }
-        guard header.string("alg", equals: "RS256") == true else {
-            return .failure(Refusal(.algNotAllowed, "header alg is \(header.string("alg") ?? ""), only RS256 is accepted"))
+        guard header.kind(Claim.alg) == .string else { return .failure(Refusal(.algNotAllowed, "header has no string alg")) }
+        guard header.string(Claim.alg, equals: "RS256") == true else {
+            return .failure(Refusal(.algNotAllowed, "header alg is \(header.string(Claim.alg) ?? ""), only RS256 is accepted"))
         }
-        if let crit = header["crit"] { return .failure(Refusal(.malformedToken, "header has crit \(crit.jsonText), which is not supported")) }
+        if let crit = header[Claim.crit] { return .failure(Refusal(.malformedToken, "header has crit \(crit.jsonText), which is not supported")) }
         return .success("RS256")
     }
 
     /// The JWKS key the header's kid names, or why there is none to use.
     static func findKey(_ header: JSONObjectView, _ keys: JWKSet) -> Result<JWK, Refusal> {
-        guard let kind = header.kind("kid") else { return .failure(Refusal(.missingKid, "header has no kid")) }
-        guard kind == .string, header.string("kid", equals: "") == false else {
+        guard let kind = header.kind(Claim.kid) else { return .failure(Refusal(.missingKid, "header has no kid")) }
+        guard kind == .string, header.string(Claim.kid, equals: "") == false else {
             return .failure(Refusal(.missingKid, "header kid is not a non-empty string"))
         }
         // Compare the header's kid bytes with each key's kid: no String for the usual hit.
-        guard let at = keys.keys.firstIndex(where: { header.string("kid", equals: $0.key) == true }) else {
-            return .failure(Refusal(.unknownKid, "kid \(header.string("kid") ?? "") is not in the JWKS"))
+        guard let at = keys.keys.firstIndex(where: { header.string(Claim.kid, equals: $0.key) == true }) else {
+            return .failure(Refusal(.unknownKid, "kid \(header.string(Claim.kid) ?? "") is not in the JWKS"))
         }
         let jwk = keys.keys[at].value
         if let why = jwk.rejection { return .failure(Refusal(.keyRejected, "kid \(jwk.kid): \(why)")) }
@@ -198,48 +198,57 @@ public enum TokenVerifier {
         return .success("RS256 PKCS#1 v1.5 signature valid")
     }
 
-    static let stringClaims = ["iss", "sub", "token_use", "nonce", "email", "at_hash", "jti", "cognito:username"]
-    static let numberClaims = ["exp", "iat", "auth_time", "nbf"]
+    /// The names the checks read, prepared once for lookups.
+    enum Claim {
+        static let iss: JSONName = "iss", sub: JSONName = "sub", aud: JSONName = "aud", azp: JSONName = "azp"
+        static let tokenUse: JSONName = "token_use", nonce: JSONName = "nonce", email: JSONName = "email"
+        static let emailVerified: JSONName = "email_verified", atHash: JSONName = "at_hash", jti: JSONName = "jti"
+        static let exp: JSONName = "exp", iat: JSONName = "iat", nbf: JSONName = "nbf", authTime: JSONName = "auth_time"
+        static let username: JSONName = "cognito:username", groups: JSONName = "cognito:groups"
+        static let alg: JSONName = "alg", kid: JSONName = "kid", crit: JSONName = "crit"
+        static let strings = [iss, sub, tokenUse, nonce, email, atHash, jti, username]
+        static let numbers = [exp, iat, authTime, nbf]
+    }
 
     static func checkClaimTypes(_ c: JSONObjectView) -> Result<String, Refusal> {
-        for name in stringClaims {
+        for name in Claim.strings {
             if let kind = c.kind(name), kind != .string { return .failure(Refusal(.claimWrongType, "claim \(name) is not a string")) }
         }
-        for name in numberClaims {
+        for name in Claim.numbers {
             if let kind = c.kind(name), kind != .number { return .failure(Refusal(.claimWrongType, "claim \(name) is not a number")) }
         }
-        if let kind = c.kind("aud"), kind != .string, c.isArrayOfStrings("aud") != true {
+        if let kind = c.kind(Claim.aud), kind != .string, c.isArrayOfStrings(Claim.aud) != true {
             return .failure(Refusal(.claimWrongType, "claim aud is neither a string nor an array of strings"))
         }
-        if c.contains("cognito:groups"), c.isArrayOfStrings("cognito:groups") != true {
+        if c.contains(Claim.groups), c.isArrayOfStrings(Claim.groups) != true {
             return .failure(Refusal(.claimWrongType, "claim cognito:groups is not an array of strings"))
         }
-        if let kind = c.kind("email_verified"), kind != .bool, kind != .string {
+        if let kind = c.kind(Claim.emailVerified), kind != .bool, kind != .string {
             return .failure(Refusal(.claimWrongType, "claim email_verified is neither a boolean nor a string"))
         }
         return .success("every known claim has its JSON type")
     }
 
     static func checkIssuer(_ c: JSONObjectView, _ issuer: String) -> Result<String, Refusal> {
-        guard let same = c.string("iss", equals: issuer) else { return .failure(Refusal(.wrongIssuer, "token has no iss")) }
-        guard same else { return .failure(Refusal(.wrongIssuer, "iss is \(c.string("iss") ?? ""), expected \(issuer)")) }
+        guard let same = c.string(Claim.iss, equals: issuer) else { return .failure(Refusal(.wrongIssuer, "token has no iss")) }
+        guard same else { return .failure(Refusal(.wrongIssuer, "iss is \(c.string(Claim.iss) ?? ""), expected \(issuer)")) }
         return .success(issuer)
     }
 
     static func checkAudience(_ c: JSONObjectView, _ clientId: String) -> Result<String, Refusal> {
-        switch c.kind("aud") {
+        switch c.kind(Claim.aud) {
         case .string?:
-            guard c.string("aud", equals: clientId) == true else {
-                return .failure(Refusal(.wrongAudience, "aud is \(c.string("aud") ?? ""), expected client id \(clientId)"))
+            guard c.string(Claim.aud, equals: clientId) == true else {
+                return .failure(Refusal(.wrongAudience, "aud is \(c.string(Claim.aud) ?? ""), expected client id \(clientId)"))
             }
             return .success(clientId)
         case .array?:
-            let (matches, total) = c.count("aud", stringsEqualTo: clientId) ?? (0, 0)
+            let (matches, total) = c.count(Claim.aud, stringsEqualTo: clientId) ?? (0, 0)
             guard matches > 0 else {
-                let auds = c["aud"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let auds = c[Claim.aud]?.arrayValue?.compactMap(\.stringValue) ?? []
                 return .failure(Refusal(.wrongAudience, "aud \(auds) does not contain client id \(clientId)"))
             }
-            if total > 1, c.string("azp", equals: clientId) != true {
+            if total > 1, c.string(Claim.azp, equals: clientId) != true {
                 return .failure(Refusal(.wrongAudience, "aud has several audiences and azp is not \(clientId)"))
             }
             return .success(clientId)
@@ -249,25 +258,25 @@ public enum TokenVerifier {
     }
 
     static func checkTokenUse(_ c: JSONObjectView) -> Result<String, Refusal> {
-        guard let isID = c.string("token_use", equals: "id") else { return .failure(Refusal(.wrongTokenUse, "token has no token_use")) }
-        guard isID else { return .failure(Refusal(.wrongTokenUse, "token_use is \(c.string("token_use") ?? ""), expected id")) }
+        guard let isID = c.string(Claim.tokenUse, equals: "id") else { return .failure(Refusal(.wrongTokenUse, "token has no token_use")) }
+        guard isID else { return .failure(Refusal(.wrongTokenUse, "token_use is \(c.string(Claim.tokenUse) ?? ""), expected id")) }
         return .success("id")
     }
 
     static func checkExpiry(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<CheckResult.Note, Refusal> {
-        guard let exp = c.number("exp") else { return .failure(Refusal(.missingExp, "token has no exp")) }
+        guard let exp = c.number(Claim.exp) else { return .failure(Refusal(.missingExp, "token has no exp")) }
         let now = e.now.timeIntervalSince1970
         guard now <= exp + Double(e.clockSkew) else {
             return .failure(Refusal(.expired, "token expired \(wholeSeconds(now - exp)) s ago (clock_skew \(e.clockSkew) s)"))
         }
-        if let nbf = c.number("nbf"), now + Double(e.clockSkew) < nbf {
+        if let nbf = c.number(Claim.nbf), now + Double(e.clockSkew) < nbf {
             return .failure(Refusal(.issuedInFuture, "token not valid before \(wholeSeconds(nbf - now)) s from now"))
         }
         return .success(.expiresIn(seconds: wholeSeconds(exp - now)))
     }
 
     static func checkIssuedAt(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<String, Refusal> {
-        guard let iat = c.number("iat") else { return .failure(Refusal(.missingClaim, "token has no iat")) }
+        guard let iat = c.number(Claim.iat) else { return .failure(Refusal(.missingClaim, "token has no iat")) }
         let now = e.now.timeIntervalSince1970
         guard iat <= now + Double(e.clockSkew) else {
             return .failure(Refusal(.issuedInFuture, "iat is \(wholeSeconds(iat - now)) s in the future (clock_skew \(e.clockSkew) s)"))
@@ -277,7 +286,7 @@ public enum TokenVerifier {
 
     static func checkNonce(_ c: JSONObjectView, _ nonce: String?) -> Result<String, Refusal> {
         guard let nonce else { return .success("no nonce expected (token checked on its own)") }
-        guard let same = c.string("nonce", equals: nonce, constantTime: true) else {
+        guard let same = c.string(Claim.nonce, equals: nonce, constantTime: true) else {
             return .failure(Refusal(.nonceMismatch, "token has no nonce"))
         }
         guard same else { return .failure(Refusal(.nonceMismatch, "nonce does not match this sign-in")) }
@@ -286,14 +295,14 @@ public enum TokenVerifier {
 
     /// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 over the access token's ASCII.
     static func checkAtHash(_ c: JSONObjectView, _ accessToken: String?) -> Result<String, Refusal> {
-        guard c.kind("at_hash") == .string else { return .success("absent") }
+        guard c.kind(Claim.atHash) == .string else { return .success("absent") }
         guard let accessToken else { return .success("present; no access token to compare") }
         let digest = accessToken.utf8.withContiguousStorageIfAvailable { sha256(UnsafeRawBufferPointer($0)) }
             ?? SHA256.hash(data: Array(accessToken.utf8))
         let matches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 22) { expected -> Bool in
             digest.withUnsafeBytes { Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0[..<16]), into: expected) }
-            return c.withPlainStringBytes("at_hash") { bytesEqual($0, UnsafeBufferPointer(expected), constantTime: true) }
-                ?? (c.string("at_hash", equals: String(decoding: expected, as: UTF8.self), constantTime: true) == true)
+            return c.withPlainStringBytes(Claim.atHash) { bytesEqual($0, UnsafeBufferPointer(expected), constantTime: true) }
+                ?? (c.string(Claim.atHash, equals: String(decoding: expected, as: UTF8.self), constantTime: true) == true)
         }
         guard matches else {
             return .failure(Refusal(.atHashMismatch, "at_hash does not match the access token from the same response"))
@@ -303,9 +312,9 @@ public enum TokenVerifier {
 
     static func checkEmailVerified(_ c: JSONObjectView, required: Bool) -> Result<String, Refusal> {
         let verified: Bool
-        switch c.kind("email_verified") {
-        case .bool?: verified = c.bool("email_verified") == true
-        case .string?: verified = c.string("email_verified", equals: "true") == true   // Cognito uses the string form for some federated users
+        switch c.kind(Claim.emailVerified) {
+        case .bool?: verified = c.bool(Claim.emailVerified) == true
+        case .string?: verified = c.string(Claim.emailVerified, equals: "true") == true   // Cognito uses the string form for some federated users
         default: verified = false
         }
         if verified { return .success("true") }
