@@ -5,12 +5,37 @@ import Foundation
 /// Token headers and payloads use this, so a login reads the dozen claims it checks without
 /// building a dictionary of all of them.
 public struct JSONObjectView: Sendable {
+    /// One member, packed into 32 bytes (offsets as Int32: the parse refuses larger documents),
+    /// so a token's member list is one small allocation.
     struct Member: Sendable {
-        var key: JSONStringRange
-        var value: JSONSpan
-        var kind: JSONKind { value.kind }
         /// The key's first (up to) 8 bytes, so a lookup rejects most members with one compare.
         var keyWord: UInt64
+        var keyStart: Int32, keyEnd: Int32, valueStart: Int32, valueEnd: Int32
+        var kind: JSONKind
+        var keyFlags: UInt8, textFlags: UInt8
+
+        init(key: JSONStringRange, value: JSONSpan, keyWord: UInt64) {
+            self.keyWord = keyWord
+            keyStart = Int32(truncatingIfNeeded: key.start); keyEnd = Int32(truncatingIfNeeded: key.end)
+            valueStart = Int32(truncatingIfNeeded: value.start); valueEnd = Int32(truncatingIfNeeded: value.end)
+            kind = value.kind
+            keyFlags = Member.flags(key)
+            textFlags = value.text.map(Member.flags) ?? 0
+        }
+
+        static func flags(_ s: JSONStringRange) -> UInt8 { (s.escaped ? 1 : 0) | (s.nonASCII ? 2 : 0) }
+
+        var keyLength: Int { Int(keyEnd - keyStart) }
+        var key: JSONStringRange {
+            JSONStringRange(start: Int(keyStart), end: Int(keyEnd), escaped: keyFlags & 1 != 0, nonASCII: keyFlags & 2 != 0)
+        }
+        var value: JSONSpan {
+            // A string's text lies between its quotes.
+            let text = kind == .string
+                ? JSONStringRange(start: Int(valueStart) + 1, end: Int(valueEnd) - 1, escaped: textFlags & 1 != 0, nonASCII: textFlags & 2 != 0)
+                : nil
+            return JSONSpan(kind: kind, start: Int(valueStart), end: Int(valueEnd), text: text)
+        }
     }
 
     /// Up to the first 8 bytes of `bytes`, little-endian, zero-padded.
@@ -30,13 +55,13 @@ public struct JSONObjectView: Sendable {
 
     /// Validates `storage[range]` as a JSON document whose top level is an object.
     public static func parse(_ storage: [UInt8], range: Range<Int>) -> JSONObjectView? {
-        guard range.lowerBound >= 0, range.upperBound <= storage.count else { return nil }
+        guard range.lowerBound >= 0, range.upperBound <= storage.count, storage.count < Int(Int32.max) else { return nil }
         let members = storage.withUnsafeBufferPointer { all -> [Member]? in
             var scanner = JSONScanner(bytes: UnsafeBufferPointer(rebasing: all[..<range.upperBound]), index: range.lowerBound)
             scanner.skipWhitespace()
             guard scanner.index < range.upperBound, all[scanner.index] == UInt8(ascii: "{") else { return nil }
             var members: [Member] = []
-            members.reserveCapacity(24)
+            members.reserveCapacity(min(32, range.count / 16 + 1))
             guard scanner.forEachMember(depth: 0, { key, value in
                 let word = word(UnsafeBufferPointer(rebasing: all[key.start..<key.end]))
                 members.append(Member(key: key, value: value, keyWord: word))
@@ -86,7 +111,7 @@ public struct JSONObjectView: Sendable {
         while size < members.count * 2 { size *= 2 }
         var slots = [UInt8](repeating: 0, count: size)
         for (i, m) in members.enumerated() {
-            var at = slot(m.keyWord, m.key.end - m.key.start, size)
+            var at = slot(m.keyWord, m.keyLength, size)
             while slots[at] != 0 {
                 let other = members[Int(slots[at]) - 1]
                 if other.keyWord == m.keyWord, JSONScanner.sameBytes(other.key, m.key, in: bytes) { return .repeatedName }
@@ -145,13 +170,13 @@ public struct JSONObjectView: Sendable {
 
     public func number(_ name: JSONName) -> Double? {
         guard let m = member(name), m.kind == .number else { return nil }
-        return storage.withUnsafeBufferPointer { JSONScanner.number(m.value.start, m.value.end, in: $0) }
+        return storage.withUnsafeBufferPointer { JSONScanner.number(Int(m.valueStart), Int(m.valueEnd), in: $0) }
     }
 
     /// True or false for a boolean member, nil for anything else.
     public func bool(_ name: JSONName) -> Bool? {
         guard let m = member(name), m.kind == .bool else { return nil }
-        return storage[m.value.start] == UInt8(ascii: "t")
+        return storage[Int(m.valueStart)] == UInt8(ascii: "t")
     }
 
     /// Whether a string member's text is `expected`, compared in time that depends only on the
@@ -166,7 +191,7 @@ public struct JSONObjectView: Sendable {
     public func isArrayOfStrings(_ name: JSONName) -> Bool? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
-            var scanner = JSONScanner(bytes: b, index: m.value.start)
+            var scanner = JSONScanner(bytes: b, index: Int(m.valueStart))
             return scanner.forEachElement(depth: 0) { $0.kind == .string }
         }
     }
@@ -176,7 +201,7 @@ public struct JSONObjectView: Sendable {
     public func count(_ name: JSONName, stringsEqualTo expected: String) -> (matches: Int, total: Int)? {
         guard let m = member(name), m.kind == .array else { return nil }
         return storage.withUnsafeBufferPointer { b in
-            var scanner = JSONScanner(bytes: b, index: m.value.start)
+            var scanner = JSONScanner(bytes: b, index: Int(m.valueStart))
             var matches = 0, total = 0
             _ = scanner.forEachElement(depth: 0) { element in
                 total += 1
@@ -214,7 +239,7 @@ public struct JSONObjectView: Sendable {
         var at = JSONObjectView.slot(name.word, name.count, slots.count)
         while slots[at] != 0 {
             let m = members[Int(slots[at]) - 1]
-            if m.keyWord == name.word, m.key.end - m.key.start == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
+            if m.keyWord == name.word, m.keyLength == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
             at = (at + 1) & mask
         }
         return nil
@@ -232,7 +257,7 @@ public struct JSONObjectView: Sendable {
         storage.withUnsafeBufferPointer { b -> Member? in
             for m in members {
                 if m.key.plain {
-                    if m.keyWord == name.word, m.key.end - m.key.start == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
+                    if m.keyWord == name.word, m.keyLength == name.count, name.count <= 8 || tailMatches(m.key, name) { return m }
                 } else if let text = JSONScanner.text(m.key, in: b), text == name.text {
                     return m
                 }

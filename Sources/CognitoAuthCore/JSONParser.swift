@@ -180,11 +180,12 @@ struct JSONScanner {
         var high: UInt8 = 0
         guard let base = bytes.baseAddress else { return nil }
         while index < bytes.count {
-            // Eight bytes at a time while none of them is a quote, a backslash, a control
-            // character or non-ASCII (SWAR: a byte's high bit flags each condition).
+            // Eight bytes at a time up to the first quote, backslash, control character or
+            // non-ASCII byte (SWAR: a byte's high bit flags each condition; the lowest flag is exact).
             if index + 8 <= bytes.count {
-                let w = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                if JSONScanner.isPlainText(w) { index += 8; continue }
+                let special = JSONScanner.specialBytes(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                if special == 0 { index += 8; continue }
+                index += special.trailingZeroBitCount >> 3
             }
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
@@ -223,14 +224,14 @@ struct JSONScanner {
         return nil
     }
 
-    /// True when none of the 8 bytes in `w` is `"`, `\\`, below 0x20 or above 0x7F.
+    /// A high bit in each byte of `w` (little-endian) that is `"`, `\\`, below 0x20 or above 0x7F.
+    /// Bits above the lowest may be false alarms (borrows); the lowest is always a real one.
     @inline(__always)
-    static func isPlainText(_ w: UInt64) -> Bool {
+    static func specialBytes(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        let control = (w &- ones &* 0x20) & ~w & highs   // exact for bytes below 0x80, and those are flagged anyway
-        let flags = w & highs | control | hasZeroByte(w ^ (ones &* 0x22)) | hasZeroByte(w ^ (ones &* 0x5C))
-        return flags == 0
+        let control = (w &- ones &* 0x20) & ~w & highs
+        return w & highs | control | hasZeroByte(w ^ (ones &* 0x22)) | hasZeroByte(w ^ (ones &* 0x5C))
     }
 
     /// Validates a number at `index` against RFC 8259's grammar (no leading zeros, no bare dot).

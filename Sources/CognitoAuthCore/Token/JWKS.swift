@@ -15,9 +15,15 @@ public struct JWK: Sendable {
 
 public struct JWKSet: Sendable {
     public static let minimumRSABits = 2048
-    public var keys: [String: JWK]
+    public let keys: [String: JWK]
+    /// The same keys as a list: a token's kid is compared as bytes with each (a JWKS holds two or
+    /// three), which costs less than making a String of it to hash.
+    let list: [JWK]
 
-    public init(keys: [String: JWK]) { self.keys = keys }
+    public init(keys: [String: JWK]) {
+        self.keys = keys
+        self.list = Array(keys.values)
+    }
 
     public func key(for kid: String) -> JWK? { keys[kid] }
 

@@ -21,12 +21,14 @@ public struct CheckResult: Sendable, Equatable {
         case text(String)
         case keyInJWKS(kid: String, bits: Int)
         case expiresIn(seconds: Int)
+        case issuedAgo(seconds: Int)
 
         var text: String {
             switch self {
             case .text(let s): return s
             case .keyInJWKS(let kid, let bits): return "kid \(kid) in JWKS, RSA \(bits) bits"
             case .expiresIn(let seconds): return "expires in \(seconds) s"
+            case .issuedAgo(let seconds): return "issued \(seconds) s ago"
             }
         }
     }
@@ -177,11 +179,14 @@ public enum TokenVerifier {
         guard kind == .string, header.string(Claim.kid, equals: "") == false else {
             return .failure(Refusal(.missingKid, "header kid is not a non-empty string"))
         }
-        // Compare the header's kid bytes with each key's kid: no String for the usual hit.
-        guard let at = keys.keys.firstIndex(where: { header.string(Claim.kid, equals: $0.key) == true }) else {
+        // Compare the header's kid bytes with each key's kid: no String for the usual hit. An
+        // escaped kid (legal, never seen from Cognito) takes the String path.
+        let hit = header.withPlainStringBytes(Claim.kid) { kid in
+            keys.list.first { $0.kid.utf8.count == kid.count && $0.kid.utf8.elementsEqual(kid) }
+        } ?? header.string(Claim.kid).flatMap { keys.key(for: $0) }
+        guard let jwk = hit else {
             return .failure(Refusal(.unknownKid, "kid \(header.string(Claim.kid) ?? "") is not in the JWKS"))
         }
-        let jwk = keys.keys[at].value
         if let why = jwk.rejection { return .failure(Refusal(.keyRejected, "kid \(jwk.kid): \(why)")) }
         guard jwk.publicKey != nil else { return .failure(Refusal(.keyRejected, "kid \(jwk.kid) has no usable RSA key")) }
         return .success(jwk)
@@ -275,13 +280,13 @@ public enum TokenVerifier {
         return .success(.expiresIn(seconds: wholeSeconds(exp - now)))
     }
 
-    static func checkIssuedAt(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<String, Refusal> {
+    static func checkIssuedAt(_ c: JSONObjectView, _ e: TokenExpectations) -> Result<CheckResult.Note, Refusal> {
         guard let iat = c.number(Claim.iat) else { return .failure(Refusal(.missingClaim, "token has no iat")) }
         let now = e.now.timeIntervalSince1970
         guard iat <= now + Double(e.clockSkew) else {
             return .failure(Refusal(.issuedInFuture, "iat is \(wholeSeconds(iat - now)) s in the future (clock_skew \(e.clockSkew) s)"))
         }
-        return .success("issued \(wholeSeconds(now - iat)) s ago")
+        return .success(.issuedAgo(seconds: wholeSeconds(now - iat)))
     }
 
     static func checkNonce(_ c: JSONObjectView, _ nonce: String?) -> Result<String, Refusal> {
