@@ -49,8 +49,8 @@ public struct JSONObjectView: Sendable {
     let storage: [UInt8]
     let members: [Member]
     /// Member positions by name hash (open addressing; 0 is empty, i + 1 is `members[i]`), so a
-    /// lookup is one probe, not a scan. Nil when some name is not plain ASCII: lookups then scan
-    /// and compare text.
+    /// lookup is one probe, not a scan. Nil for a handful of members, or when some name is not
+    /// plain ASCII: lookups then scan (comparing texts where a name is not plain).
     let slots: [UInt8]?
 
     /// Validates `storage[range]` as a JSON document whose top level is an object.
@@ -76,6 +76,8 @@ public struct JSONObjectView: Sendable {
         switch storage.withUnsafeBufferPointer({ index(members, in: $0) }) {
         case .slots(let slots):
             return JSONObjectView(storage: storage, members: members, slots: slots)
+        case .small:
+            return JSONObjectView(storage: storage, members: members, slots: nil)
         case .scan:
             let repeated = storage.withUnsafeBufferPointer { JSONScanner.hasDuplicate(members.lazy.map(\.key), in: $0) }
             return repeated ? nil : JSONObjectView(storage: storage, members: members, slots: nil)
@@ -101,12 +103,14 @@ public struct JSONObjectView: Sendable {
         self.slots = slots
     }
 
-    enum NameIndex { case slots([UInt8]), scan, repeatedName }
+    enum NameIndex { case slots([UInt8]), small, scan, repeatedName }
 
     /// Builds the hash index of member names. `.scan` when some name is not plain ASCII (or there
     /// are too many for a byte index); `.repeatedName` when two plain names are the same bytes.
     static func index(_ members: [Member], in bytes: UnsafeBufferPointer<UInt8>) -> NameIndex {
         guard members.count < 128, members.allSatisfy(\.key.plain) else { return .scan }
+        // A handful of members (a token header): scanning their words is as quick as hashing.
+        guard members.count > 6 else { return JSONScanner.hasDuplicate(members.lazy.map(\.key), in: bytes) ? .repeatedName : .small }
         var size = 8
         while size < members.count * 2 { size *= 2 }
         var slots = [UInt8](repeating: 0, count: size)
@@ -248,7 +252,10 @@ public struct JSONObjectView: Sendable {
     /// Bytes 8 and on of a plain key against the name's.
     private func tailMatches(_ key: JSONStringRange, _ name: JSONName) -> Bool {
         storage.withUnsafeBufferPointer { b in
-            bytesEqual(UnsafeBufferPointer(rebasing: b[key.start + 8..<key.end]), name.tail, constantTime: false)
+            let tail = UnsafeBufferPointer(rebasing: b[key.start + 8..<key.end])
+            guard name.count <= 24 else { return bytesEqual(tail, Array(name.text.utf8)[8...], constantTime: false) }
+            return JSONObjectView.word(tail) == name.tail.0
+                && (name.count <= 16 || JSONObjectView.word(UnsafeBufferPointer(rebasing: tail[(tail.startIndex + 8)...])) == name.tail.1)
         }
     }
 
@@ -267,21 +274,25 @@ public struct JSONObjectView: Sendable {
     }
 }
 
-/// A member name prepared for lookups: its length and first 8 bytes are the index key, so the
-/// names the verifier reads on every login are prepared once (`TokenVerifier.Claim`).
-public struct JSONName: Sendable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+/// A member name prepared for lookups: its length and first 8 bytes are the index key, and the
+/// next 16 bytes are kept as words too, so a lookup compares integers and copying a name retains
+/// nothing. The names the verifier reads on every login are prepared once (`TokenVerifier.Claim`).
+public struct JSONName: Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     public let text: String
-    let word: UInt64
     let count: Int
-    /// Bytes 8 and on (empty for short names).
-    let tail: [UInt8]
+    let word: UInt64
+    /// Bytes 8..<16 and 16..<24, zero-padded (names longer than 24 bytes compare their text).
+    let tail: (UInt64, UInt64)
 
     public init(_ text: String) {
         self.text = text
         let bytes = Array(text.utf8)
         count = bytes.count
-        word = bytes.withUnsafeBufferPointer { JSONObjectView.word($0) }
-        tail = Array(bytes.dropFirst(8))
+        (word, tail) = bytes.withUnsafeBufferPointer { b in
+            (JSONObjectView.word(b),
+             (JSONObjectView.word(UnsafeBufferPointer(rebasing: b[min(8, b.count)...])),
+              JSONObjectView.word(UnsafeBufferPointer(rebasing: b[min(16, b.count)...]))))
+        }
     }
 
     public init(stringLiteral value: String) { self.init(value) }

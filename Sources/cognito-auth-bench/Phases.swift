@@ -22,7 +22,7 @@ func phaseReport(_ token: String, keys: JWKSet, expect: TokenExpectations) {
     }
     guard case .success(let jws) = CompactJWS.parse(token), let kid = jws.header.string("kid"),
           let key = keys.key(for: kid)?.publicKey else { return }
-    let signature = _RSA.Signing.RSASignature(rawRepresentation: jws.signature)
+    let signature = jws.rsaSignature
     let digest = jws.signingInputDigest()
     let access = expect.accessToken ?? ""
     let payloadText = token.split(separator: ".")[1]

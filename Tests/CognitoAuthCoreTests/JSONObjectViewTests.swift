@@ -32,6 +32,14 @@ struct JSONObjectViewTests {
         #expect(v.string("cognito:") == "p" && v.string("cognito") == "q")
         #expect(v.kind("cognito:groups") == .array)
         #expect(v.kind("cognito:usernam") == nil && v.kind("cognito:usernamex") == nil)
+        // Names past 16 and 24 bytes compare their later words and then their text.
+        let long = try #require(view(#"{"custom:department_a":1,"custom:department_b":2,"custom:a_very_long_claim_name_1":3,"custom:a_very_long_claim_name_2":4}"#))
+        #expect(long.number("custom:department_a") == 1 && long.number("custom:department_b") == 2)
+        #expect(long.number("custom:a_very_long_claim_name_1") == 3 && long.number("custom:a_very_long_claim_name_2") == 4)
+        #expect(long.kind("custom:department_c") == nil && long.kind("custom:a_very_long_claim_name_3") == nil)
+        // A handful of members (a header) is scanned, not hashed: same answers.
+        let small = try #require(view(#"{"alg":"RS256","kid":"k1"}"#))
+        #expect(small.string("kid") == "k1" && small.string("alg") == "RS256" && small.kind("typ") == nil)
     }
 
     @Test func escapedAndNonASCIINamesAreFoundByTheirText() throws {

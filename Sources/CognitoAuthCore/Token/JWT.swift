@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// A compact JWS split into its parts. Parsing checks structure only; nothing here is trusted until
@@ -12,10 +13,19 @@ public struct CompactJWS: Sendable {
 
     public var header: JSONObjectView
     public var claims: JSONObjectView
-    public var signature: Data
     /// The token itself; the signing input is its first `signingInputCount` bytes.
     let token: String
     let signingInputCount: Int
+    /// Header, payload and signature decoded into one buffer: [header | payload | signature].
+    let decoded: [UInt8]
+    let signatureRange: Range<Int>
+
+    public var signature: Data { Data(decoded[signatureRange]) }
+
+    /// The signature as swift-crypto takes it.
+    public var rsaSignature: _RSA.Signing.RSASignature {
+        _RSA.Signing.RSASignature(rawRepresentation: decoded[signatureRange])
+    }
 
     /// SHA-256 of the signing input (`header.payload`, as sent).
     public func signingInputDigest() -> SHA256.Digest {
@@ -51,25 +61,25 @@ public struct CompactJWS: Sendable {
         guard let headerCount = Base64URL.decodedCount(headerText.count),
               let payloadCount = Base64URL.decodedCount(payloadText.count),
               let signatureCount = Base64URL.decodedCount(signatureText.count) else { return .failure(notBase64) }
-        // Header and payload share one buffer: [header | payload].
+        // One buffer for all three parts: [header | payload | signature].
+        let payloadEnd = headerCount + payloadCount
         var ok = false
-        let decoded = [UInt8](unsafeUninitializedCapacity: headerCount + payloadCount) { out, initialized in
+        let decoded = [UInt8](unsafeUninitializedCapacity: payloadEnd + signatureCount) { out, initialized in
             ok = Base64URL.decode(headerText, into: UnsafeMutableBufferPointer(rebasing: out[..<headerCount]))
-                && Base64URL.decode(payloadText, into: UnsafeMutableBufferPointer(rebasing: out[headerCount...]))
+                && Base64URL.decode(payloadText, into: UnsafeMutableBufferPointer(rebasing: out[headerCount..<payloadEnd]))
+                && Base64URL.decode(signatureText, into: UnsafeMutableBufferPointer(rebasing: out[payloadEnd...]))
             if !ok { out.initialize(repeating: 0) }
             initialized = out.count
         }
-        var signature = Data(count: signatureCount)
-        guard ok, signature.withUnsafeMutableBytes({ Base64URL.decode(signatureText, into: $0.bindMemory(to: UInt8.self)) }) else {
-            return .failure(notBase64)
-        }
+        guard ok else { return .failure(notBase64) }
         guard let header = JSONObjectView.parse(decoded, range: 0..<headerCount) else {
             return .failure(Refusal(.malformedToken, "token header is not a JSON object"))
         }
-        guard let claims = JSONObjectView.parse(decoded, range: headerCount..<decoded.count) else {
+        guard let claims = JSONObjectView.parse(decoded, range: headerCount..<payloadEnd) else {
             return .failure(Refusal(.malformedToken, "token payload is not a JSON object"))
         }
-        return .success(CompactJWS(header: header, claims: claims, signature: signature, token: token, signingInputCount: second))
+        return .success(CompactJWS(header: header, claims: claims, token: token, signingInputCount: second,
+                                   decoded: decoded, signatureRange: payloadEnd..<decoded.count))
     }
 }
 

@@ -182,7 +182,10 @@ public enum TokenVerifier {
         // Compare the header's kid bytes with each key's kid: no String for the usual hit. An
         // escaped kid (legal, never seen from Cognito) takes the String path.
         let hit = header.withPlainStringBytes(Claim.kid) { kid in
-            keys.list.first { $0.kid.utf8.count == kid.count && $0.kid.utf8.elementsEqual(kid) }
+            keys.list.first { jwk in
+                jwk.kid.utf8.count == kid.count
+                    && (jwk.kid.utf8.withContiguousStorageIfAvailable { bytesEqual($0, kid, constantTime: false) } ?? jwk.kid.utf8.elementsEqual(kid))
+            }
         } ?? header.string(Claim.kid).flatMap { keys.key(for: $0) }
         guard let jwk = hit else {
             return .failure(Refusal(.unknownKid, "kid \(header.string(Claim.kid) ?? "") is not in the JWKS"))
@@ -196,8 +199,7 @@ public enum TokenVerifier {
         guard case .success(let jwk) = key, let publicKey = jwk.publicKey else {
             return .failure(Refusal(.unknownKid, "no key to check the signature with"))
         }
-        let signature = _RSA.Signing.RSASignature(rawRepresentation: jws.signature)
-        guard publicKey.isValidSignature(signature, for: jws.signingInputDigest(), padding: .insecurePKCS1v1_5) else {
+        guard publicKey.isValidSignature(jws.rsaSignature, for: jws.signingInputDigest(), padding: .insecurePKCS1v1_5) else {
             return .failure(Refusal(.badSignature, "RS256 signature does not verify with kid \(jwk.kid)"))
         }
         return .success("RS256 PKCS#1 v1.5 signature valid")
