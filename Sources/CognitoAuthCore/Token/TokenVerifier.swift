@@ -123,7 +123,7 @@ public enum TokenVerifier {
         let key = findKey(header, keys)
         // The checks, in order; `||` stops at the first refusal.
         let stopped = log.refused("algorithm", checkAlgorithm(header))
-            || log.refused("key", key.map { .keyInJWKS(kid: $0.kid, bits: $0.publicKey?.keySizeInBits ?? 0) })
+            || log.refused("key", key.map { .keyInJWKS(kid: $0.kid, bits: $0.publicKey.keySizeInBits) })
             || log.refused("signature", checkSignature(jws, key))
             || log.refused("claim types", checkClaimTypes(claims))
             || log.refused("issuer", checkIssuer(claims, expect.issuer))
@@ -173,34 +173,42 @@ public enum TokenVerifier {
         return .success("RS256")
     }
 
+    /// The key a token names, once it has passed the JWK checks.
+    struct SigningKey {
+        let kid: String
+        let publicKey: _RSA.Signing.PublicKey
+    }
+
     /// The JWKS key the header's kid names, or why there is none to use.
-    static func findKey(_ header: JSONObjectView, _ keys: JWKSet) -> Result<JWK, Refusal> {
+    static func findKey(_ header: JSONObjectView, _ keys: JWKSet) -> Result<SigningKey, Refusal> {
         guard let kind = header.kind(Claim.kid) else { return .failure(Refusal(.missingKid, "header has no kid")) }
         guard kind == .string, header.string(Claim.kid, equals: "") == false else {
             return .failure(Refusal(.missingKid, "header kid is not a non-empty string"))
         }
         // Compare the header's kid bytes with each key's kid: no String for the usual hit. An
         // escaped kid (legal, never seen from Cognito) takes the String path.
-        let hit = header.withPlainStringBytes(Claim.kid) { kid in
-            keys.list.first { jwk in
+        let at = header.withPlainStringBytes(Claim.kid) { kid in
+            keys.list.firstIndex { jwk in
                 jwk.kid.utf8.count == kid.count
                     && (jwk.kid.utf8.withContiguousStorageIfAvailable { bytesEqual($0, kid, constantTime: false) } ?? jwk.kid.utf8.elementsEqual(kid))
             }
-        } ?? header.string(Claim.kid).flatMap { keys.key(for: $0) }
-        guard let jwk = hit else {
+        } ?? header.string(Claim.kid).flatMap { kid in keys.list.firstIndex { $0.kid == kid } }
+        guard let at else {
             return .failure(Refusal(.unknownKid, "kid \(header.string(Claim.kid) ?? "") is not in the JWKS"))
         }
-        if let why = jwk.rejection { return .failure(Refusal(.keyRejected, "kid \(jwk.kid): \(why)")) }
-        guard jwk.publicKey != nil else { return .failure(Refusal(.keyRejected, "kid \(jwk.kid) has no usable RSA key")) }
-        return .success(jwk)
+        if let why = keys.list[at].rejection { return .failure(Refusal(.keyRejected, "kid \(keys.list[at].kid): \(why)")) }
+        guard let publicKey = keys.list[at].publicKey else {
+            return .failure(Refusal(.keyRejected, "kid \(keys.list[at].kid) has no usable RSA key"))
+        }
+        return .success(SigningKey(kid: keys.list[at].kid, publicKey: publicKey))
     }
 
-    static func checkSignature(_ jws: CompactJWS, _ key: Result<JWK, Refusal>) -> Result<String, Refusal> {
-        guard case .success(let jwk) = key, let publicKey = jwk.publicKey else {
+    static func checkSignature(_ jws: CompactJWS, _ key: Result<SigningKey, Refusal>) -> Result<String, Refusal> {
+        guard case .success(let key) = key else {
             return .failure(Refusal(.unknownKid, "no key to check the signature with"))
         }
-        guard publicKey.isValidSignature(jws.rsaSignature, for: jws.signingInputDigest(), padding: .insecurePKCS1v1_5) else {
-            return .failure(Refusal(.badSignature, "RS256 signature does not verify with kid \(jwk.kid)"))
+        guard key.publicKey.isValidSignature(jws.rsaSignature, for: jws.signingInputDigest(), padding: .insecurePKCS1v1_5) else {
+            return .failure(Refusal(.badSignature, "RS256 signature does not verify with kid \(key.kid)"))
         }
         return .success("RS256 PKCS#1 v1.5 signature valid")
     }
