@@ -6,14 +6,10 @@ import Foundation
 /// Table-driven: it runs on every login's three token parts and the JWKS.
 public enum Base64URL {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    static let decodeTable: [UInt8] = {
-        var t = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
-        return t
-    }()
-    /// The same, pre-shifted for each of the four positions in a quantum (entries 0–255 for the
-    /// first character, 256–511 for the second, ...), with bit 24 marking a byte outside the
-    /// alphabet: a quantum decodes with four lookups, three ORs and one test.
+    /// One table per position in a quantum (entries 0–255 for the first character, 256–511 for
+    /// the second, ...), each value already shifted into place and bit 24 marking a byte outside
+    /// the alphabet: a quantum decodes with four lookups, three ORs and one test. The fourth
+    /// position's entries are the plain 6-bit values.
     static let quantumTable: [UInt32] = {
         var t = [UInt32](repeating: 1 << 24, count: 1024)
         for (i, c) in alphabet.enumerated() {
@@ -24,10 +20,24 @@ public enum Base64URL {
 
     public static func encode<D: DataProtocol>(_ data: D) -> String {
         let bytes = Array(data)
-        let size = (bytes.count * 4 + 2) / 3
-        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            bytes.withUnsafeBytes { encode($0, into: buffer) }
-            initialized = size
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)]); out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        switch bytes.count - i {
+        case 1:
+            let n = UInt32(bytes[i]) << 16
+            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
+        case 2:
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out.append(alphabet[Int(n >> 18 & 63)]); out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+        default: break
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -62,7 +72,7 @@ public enum Base64URL {
         let tail = count % 4
         var o = 0
         var i = 0
-        let whole = quantumTable.withUnsafeBufferPointer { q -> Bool in
+        return quantumTable.withUnsafeBufferPointer { q -> Bool in
             while i + 4 <= count {
                 let n = q[Int(bytes[i])] | q[256 + Int(bytes[i + 1])] | q[512 + Int(bytes[i + 2])] | q[768 + Int(bytes[i + 3])]
                 guard n & (1 << 24) == 0 else { return false }
@@ -71,46 +81,19 @@ public enum Base64URL {
                 o += 3
                 i += 4
             }
-            return true
-        }
-        guard whole else { return false }
-        return decodeTable.withUnsafeBufferPointer { table in
+            // The tail reads the fourth position's entries: plain 6-bit values.
             if tail == 2 {
-                let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])]
+                let a = q[768 + Int(bytes[i])], b = q[768 + Int(bytes[i + 1])]
                 // The 4 unused bits must be zero.
-                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return false }
-                out[o] = a << 2 | b >> 4
+                guard (a | b) & (1 << 24) == 0, b & 0x0F == 0 else { return false }
+                out[o] = UInt8(truncatingIfNeeded: a << 2 | b >> 4)
             } else if tail == 3 {
-                let a = table[Int(bytes[i])], b = table[Int(bytes[i + 1])], c = table[Int(bytes[i + 2])]
+                let a = q[768 + Int(bytes[i])], b = q[768 + Int(bytes[i + 1])], c = q[768 + Int(bytes[i + 2])]
                 // The 2 unused bits must be zero.
-                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return false }
-                out[o] = a << 2 | b >> 4; out[o + 1] = (b & 0x0F) << 4 | c >> 2
+                guard (a | b | c) & (1 << 24) == 0, c & 0x03 == 0 else { return false }
+                out[o] = UInt8(truncatingIfNeeded: a << 2 | b >> 4); out[o + 1] = UInt8(truncatingIfNeeded: (b & 0x0F) << 4 | c >> 2)
             }
             return true
-        }
-    }
-
-    /// Encodes into `out` (exactly `(bytes.count * 4 + 2) / 3` bytes), for callers that compare
-    /// without building a String.
-    static func encode(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) {
-        alphabet.withUnsafeBufferPointer { alphabet in
-            var i = 0, o = 0
-            while i + 3 <= bytes.count {
-                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
-                out[o + 2] = alphabet[Int(n >> 6 & 63)]; out[o + 3] = alphabet[Int(n & 63)]
-                i += 3; o += 4
-            }
-            switch bytes.count - i {
-            case 1:
-                let n = UInt32(bytes[i]) << 16
-                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
-            case 2:
-                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-                out[o] = alphabet[Int(n >> 18 & 63)]; out[o + 1] = alphabet[Int(n >> 12 & 63)]
-                out[o + 2] = alphabet[Int(n >> 6 & 63)]
-            default: break
-            }
         }
     }
 }

@@ -218,13 +218,6 @@ public struct JSONObjectView: Sendable {
         }
     }
 
-    /// Calls `body` with the raw bytes of a string member that holds no escapes (the token path:
-    /// hashes and base64url values never need them). Nil when absent, not a string, or escaped.
-    func withPlainStringBytes<R>(_ name: JSONName, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
-        guard let m = member(name), let s = m.value.text, !s.escaped else { return nil }
-        return storage.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[s.start..<s.end])) }
-    }
-
     static func text(_ s: JSONStringRange, in b: UnsafeBufferPointer<UInt8>, equals expected: String, constantTime: Bool) -> Bool {
         if s.plain {
             return expected.utf8.withContiguousStorageIfAvailable { e in

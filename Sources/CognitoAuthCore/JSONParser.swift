@@ -283,10 +283,7 @@ struct JSONScanner {
     }
 
     static func sameBytes(_ a: JSONStringRange, _ b: JSONStringRange, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let n = a.end - a.start
-        guard n == b.end - b.start else { return false }
-        for k in 0..<n where bytes[a.start + k] != bytes[b.start + k] { return false }
-        return true
+        bytesEqual(bytes[a.start..<a.end], bytes[b.start..<b.end], constantTime: false)
     }
 
     /// The text of a validated string.

@@ -30,7 +30,7 @@ public struct CompactJWS: Sendable {
     /// SHA-256 of the signing input (`header.payload`, as sent).
     public func signingInputDigest() -> SHA256.Digest {
         let prefix = signingInputCount
-        return token.utf8.withContiguousStorageIfAvailable { sha256(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[..<prefix]))) }
+        return token.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[..<prefix]))) }
             ?? SHA256.hash(data: Array(token.utf8.prefix(prefix)))
     }
 
@@ -88,11 +88,4 @@ func position(of byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from: Int) -
     guard let base = bytes.baseAddress, from < bytes.count,
           let hit = memchr(base + from, Int32(byte), bytes.count - from) else { return nil }
     return UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-}
-
-/// SHA-256 of bytes in place (swift-crypto's one-shot over a buffer pointer is internal).
-func sha256(_ bytes: UnsafeRawBufferPointer) -> SHA256.Digest {
-    var hasher = SHA256()
-    hasher.update(bufferPointer: bytes)
-    return hasher.finalize()
 }

@@ -144,7 +144,7 @@ public enum TokenVerifier {
 
         init() {
             checks = []
-            checks.reserveCapacity(TokenVerifier.checkNames.count)
+            checks.reserveCapacity(13)   // structure and the twelve checks in `verify`
         }
 
         /// Records one check's verdict; true when it refused (which ends the chain).
@@ -159,10 +159,6 @@ public enum TokenVerifier {
             }
         }
     }
-
-    /// Every check's name, in the order `verify` runs them.
-    public static let checkNames = ["structure", "algorithm", "key", "signature", "claim types", "issuer", "audience",
-                                    "token_use", "expiry", "issued at", "nonce", "at_hash", "email_verified"]
 
     static func checkAlgorithm(_ header: JSONObjectView) -> Result<String, Refusal> {
         guard header.kind(Claim.alg) == .string else { return .failure(Refusal(.algNotAllowed, "header has no string alg")) }
@@ -185,15 +181,8 @@ public enum TokenVerifier {
         guard kind == .string, header.string(Claim.kid, equals: "") == false else {
             return .failure(Refusal(.missingKid, "header kid is not a non-empty string"))
         }
-        // Compare the header's kid bytes with each key's kid: no String for the usual hit. An
-        // escaped kid (legal, never seen from Cognito) takes the String path.
-        let at = header.withPlainStringBytes(Claim.kid) { kid in
-            keys.list.firstIndex { jwk in
-                jwk.kid.utf8.count == kid.count
-                    && (jwk.kid.utf8.withContiguousStorageIfAvailable { bytesEqual($0, kid, constantTime: false) } ?? jwk.kid.utf8.elementsEqual(kid))
-            }
-        } ?? header.string(Claim.kid).flatMap { kid in keys.list.firstIndex { $0.kid == kid } }
-        guard let at else {
+        // Compare the header's kid with each key's kid in place: no String of it to hash.
+        guard let at = keys.list.firstIndex(where: { header.string(Claim.kid, equals: $0.kid) == true }) else {
             return .failure(Refusal(.unknownKid, "kid \(header.string(Claim.kid) ?? "") is not in the JWKS"))
         }
         if let why = keys.list[at].rejection { return .failure(Refusal(.keyRejected, "kid \(keys.list[at].kid): \(why)")) }
@@ -312,14 +301,10 @@ public enum TokenVerifier {
     static func checkAtHash(_ c: JSONObjectView, _ accessToken: String?) -> Result<String, Refusal> {
         guard c.kind(Claim.atHash) == .string else { return .success("absent") }
         guard let accessToken else { return .success("present; no access token to compare") }
-        let digest = accessToken.utf8.withContiguousStorageIfAvailable { sha256(UnsafeRawBufferPointer($0)) }
+        let digest = accessToken.utf8.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
             ?? SHA256.hash(data: Array(accessToken.utf8))
-        let matches = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 22) { expected -> Bool in
-            digest.withUnsafeBytes { Base64URL.encode(UnsafeRawBufferPointer(rebasing: $0[..<16]), into: expected) }
-            return c.withPlainStringBytes(Claim.atHash) { bytesEqual($0, UnsafeBufferPointer(expected), constantTime: true) }
-                ?? (c.string(Claim.atHash, equals: String(decoding: expected, as: UTF8.self), constantTime: true) == true)
-        }
-        guard matches else {
+        let expected = Base64URL.encode(Array(digest).prefix(16))
+        guard c.string(Claim.atHash, equals: expected, constantTime: true) == true else {
             return .failure(Refusal(.atHashMismatch, "at_hash does not match the access token from the same response"))
         }
         return .success("matches the access token")
@@ -347,9 +332,5 @@ public func wholeSeconds(_ span: Double) -> Int {
 
 /// Compares two strings in time that depends only on their lengths.
 public func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var diff: UInt8 = 0
-    for i in 0..<x.count { diff |= x[i] ^ y[i] }
-    return diff == 0
+    bytesEqual(Array(a.utf8), Array(b.utf8), constantTime: true)
 }
