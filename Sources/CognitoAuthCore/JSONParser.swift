@@ -294,8 +294,8 @@ struct JSONScanner {
         out.reserveCapacity(raw.count)
         var i = 0
         func hex(_ at: Int) -> UInt32? {
-            guard at + 4 <= raw.count else { return nil }
-            return UInt32(String(decoding: UnsafeBufferPointer(rebasing: raw[at..<at + 4]), as: UTF8.self), radix: 16)
+            var digits = JSONScanner(bytes: raw, index: at)
+            return digits.hex4()
         }
         while i < raw.count {
             let c = raw[i]
