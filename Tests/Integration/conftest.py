@@ -10,9 +10,17 @@ import pytest
 from harness import ALICE, BOB, Emulator, LocalAccounts, Syslog, free_port
 
 
+# Work directories live under a root-owned 0755 path: the helper and the module refuse files below a
+# group- or world-writable directory (such as /tmp), as OpenSSH's safe_path does.
+SAFE_ROOT = "/run/cognito-auth-itest/work"
+
+
 @pytest.fixture(scope="module")
 def workdir(request):
-    d = tempfile.mkdtemp(prefix=f"cognito-{request.module.__name__}-")
+    os.makedirs(SAFE_ROOT, mode=0o755, exist_ok=True)
+    for path in ("/run/cognito-auth-itest", SAFE_ROOT):
+        os.chmod(path, 0o755)
+    d = tempfile.mkdtemp(prefix=f"cognito-{request.module.__name__}-", dir=SAFE_ROOT)
     os.chmod(d, 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
