@@ -18,15 +18,21 @@ public struct Decision: Sendable {
         self.email = email; self.sub = sub; self.groups = groups; self.jti = jti
     }
 
+    static let notThisAccount = "Access denied: you signed in as someone who may not use this account."
+
     /// The short message the person sees. Details stay in the audit log.
     public var userMessage: String {
         switch outcome {
         case .allowed: return "Signed in."
         case .policyDenied:
-            return reason == .authTooOld
-                ? "Access denied: this needs a recent sign-in. Sign in again."
-                : "Access denied: your account is not allowed to sign in here."
-        case .unknownUser: return "Access denied: no such account on this host."
+            switch reason {
+            case .authTooOld: return "Access denied: this needs a recent sign-in. Sign in again."
+            // The same words as for an account that does not exist or belongs to someone else:
+            // the message must not tell a client which accounts exist or what they are.
+            case .systemAccount: return Self.notThisAccount
+            default: return "Access denied: your account is not allowed to sign in here."
+            }
+        case .unknownUser: return Self.notThisAccount
         case .unavailable: return "Sign-in is unavailable right now (identity provider unreachable). Try again later."
         case .configError: return "Sign-in is not configured correctly on this host. Tell the administrator."
         case .convError: return "Sign-in was interrupted."
@@ -34,7 +40,7 @@ public struct Decision: Sendable {
         case .denied:
             switch reason {
             case .stateMismatch, .badRedirect: return "Access denied: that is not the redirect address of this sign-in."
-            case .accountMismatch: return "Access denied: you signed in as someone who may not use this account."
+            case .accountMismatch: return Self.notThisAccount
             case .idpError: return "Access denied: the sign-in was cancelled or refused."
             case .cancelled: return "Sign-in cancelled."
             default: return "Access denied: the sign-in could not be verified."
@@ -93,7 +99,9 @@ public struct AuditEvent: Sendable {
             switch s {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where s.value < 0x20 || s.value == 0x7F: out += String(format: "\\x%02x", s.value)
+            case _ where JSONValue.mustEscape(s):
+                let hex = String(s.value, radix: 16)
+                out += s.value < 0x100 ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{" + hex + "}"
             default: out.unicodeScalars.append(s)
             }
         }

@@ -44,6 +44,16 @@ public enum JSONValue: Sendable, Equatable {
 
     /// A JSON string literal. Control characters, DEL and U+2028/U+2029 are escaped so the text is
     /// safe inside a log line or a script block.
+    /// Characters a log line or terminal must never receive raw: C0 and C1 controls, DEL, line and
+    /// paragraph separators, and the bidirectional controls that can make a line read differently
+    /// from what it holds (Trojan Source).
+    public static func mustEscape(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0..<0x20, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069, 0xFEFF: return true
+        default: return false
+        }
+    }
+
     public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
@@ -53,7 +63,7 @@ public enum JSONValue: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
+            case _ where Self.mustEscape(scalar):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             default: out.unicodeScalars.append(scalar)

@@ -29,6 +29,7 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case notInAccountMap = "not_in_account_map"
     case accountMismatch = "account_mismatch"
     case noLocalAccount = "no_local_account"
+    case systemAccount = "system_account"
     case identityChanged = "identity_changed"
     case pinUnreadable = "pin_unreadable"
     // policy

@@ -1,3 +1,4 @@
+import CognitoAuthCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -5,7 +6,10 @@ import Glibc
 
 /// Local accounts through NSS (getpwnam_r), so LDAP/SSSD accounts count too.
 public enum LocalAccounts {
-    public static func exists(_ name: String) -> Bool {
+    public static func exists(_ name: String) -> Bool { lookup(name) != nil }
+
+    /// The account's uid, or nil when NSS knows no such name (or the lookup failed).
+    public static func lookup(_ name: String) -> LocalAccountInfo? {
         var pwd = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var size = sysconf(Int32(_SC_GETPW_R_SIZE_MAX))
@@ -14,7 +18,8 @@ public enum LocalAccounts {
         while true {
             let rc = getpwnam_r(name, &pwd, &buffer, buffer.count, &result)
             if rc == ERANGE, buffer.count < 1_048_576 { buffer = [CChar](repeating: 0, count: buffer.count * 2); continue }
-            return rc == 0 && result != nil
+            guard rc == 0, let entry = result else { return nil }
+            return LocalAccountInfo(uid: entry.pointee.pw_uid)
         }
     }
 

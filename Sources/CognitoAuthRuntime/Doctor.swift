@@ -92,6 +92,7 @@ public enum Doctor {
         }
         emit(judgeFile(path, .config(inlineSecret: config.clientSecret != nil)))
         emit(.pass(.config, "config", "valid: pool \(config.userPoolId), client \(config.clientId), issuer \(config.issuer), login_timeout \(config.loginTimeout) s"))
+        SafeDefaults.findings(config).forEach(emit)
 
         var fileFailed = false
         func file(_ p: String, _ role: FileRole) {

@@ -25,18 +25,18 @@ public final class LoginEngine {
     let http: HTTPClient
     let provider: OIDCProvider
     let clock: () -> Date
-    let accountExists: (String) -> Bool
+    let account: (String) -> LocalAccountInfo?
     let pins: PinStore
     private var steps: [LoginStep] = []
     private var stepStart = Deadline.now()
 
     public init(loaded: LoadedConfig, clock: @escaping () -> Date = Date.init,
-                accountExists: @escaping (String) -> Bool = LocalAccounts.exists) {
+                account: @escaping (String) -> LocalAccountInfo? = LocalAccounts.lookup) {
         self.loaded = loaded
         self.http = HTTPClient(timeout: loaded.config.httpTimeout, caFile: loaded.config.caFile)
         self.provider = OIDCProvider(config: loaded.config, http: http)
         self.clock = clock
-        self.accountExists = accountExists
+        self.account = account
         self.pins = PinStore(stateDir: loaded.config.stateDir)
     }
 
@@ -51,8 +51,13 @@ public final class LoginEngine {
     ///   - expectedEmail: for `cognito-auth test EMAIL`: the person who must sign in.
     ///   - recordPin: pin the account to this person on its first admitted sign-in (PAM logins; not
     ///     the diagnostic `test`).
+    ///   - unknownUserAtOnce: the module's `ignore_unknown_user`: an account this host does not have
+    ///     is not ours to decide, so answer at once and let the stack go on. Without it an unknown
+    ///     account gets the same prompt and flow as any other and is refused at the end, so the
+    ///     prompt does not tell a client which accounts exist.
     public func run(service: String, requestedUser: String?, rhost: String, expectedEmail: String? = nil,
-                    recordPin: Bool = false, conversation: Conversation, deadline: Deadline) -> LoginReport {
+                    recordPin: Bool = false, unknownUserAtOnce: Bool = false,
+                    conversation: Conversation, deadline: Deadline) -> LoginReport {
         let config = loaded.config
         stepStart = Deadline.now()
         func finish(_ d: Decision) -> LoginReport { LoginReport(decision: d, steps: steps, notes: provider.notes) }
@@ -61,10 +66,8 @@ public final class LoginEngine {
             return finish(Decision(outcome: outcome, reason: r.code, detail: "\(step): \(r.detail)", localUser: requestedUser))
         }
 
-        if let user = requestedUser {
-            guard accountExists(user) else {
-                return fail(.unknownUser, Refusal(.noLocalAccount, "no local account \(user)"), step: "local account")
-            }
+        if unknownUserAtOnce, let user = requestedUser, account(user) == nil {
+            return fail(.unknownUser, Refusal(.noLocalAccount, "no local account \(user) (ignore_unknown_user)"), step: "local account")
         }
 
         let metadata: ProviderMetadata
@@ -103,11 +106,11 @@ public final class LoginEngine {
 
         if let expectedEmail, verdict.failure == nil {
             let email = verdict.unverifiedClaims["email"]?.stringValue ?? ""
-            let same = email.lowercased() == expectedEmail.lowercased()
+            let same = Syntax.asciiLowercased(email).utf8.elementsEqual(Syntax.asciiLowercased(expectedEmail).utf8)
             record("email is \(expectedEmail)", same, same ? email : "signed in as \(email.isEmpty ? "(no email)" : email)")
             if !same {
                 var d = LoginDecider.decide(.init(verdict: verdict, config: config, service: service, requestedUser: nil,
-                                                  mapFile: loaded.accountMap, accountExists: accountExists, now: clock())).0
+                                                  mapFile: loaded.accountMap, account: account, now: clock())).0
                 d.outcome = .denied; d.reason = .accountMismatch
                 d.detail = "signed in as \(email), not \(expectedEmail)"
                 return finish(d)
@@ -116,7 +119,7 @@ public final class LoginEngine {
 
         let (decision, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
                                                            requestedUser: requestedUser, mapFile: loaded.accountMap,
-                                                           accountExists: accountExists, pin: pins.lookup, now: clock()))
+                                                           account: account, pin: pins.lookup, now: clock()))
         for check in checks { steps.append(LoginStep(name: check.name, passed: check.passed, detail: check.detail, milliseconds: 0)) }
         var notes: [String] = []
         if recordPin, decision.outcome == .allowed, let account = decision.localUser, let sub = decision.sub,

@@ -51,7 +51,7 @@ public enum ProtectedFile {
 public struct LoadedConfig: Sendable {
     public var config: Config
     public var clientSecret: String?
-    public var accountMap: [String: String]?
+    public var accountMap: AccountMapFile?
 
     public static func load(path: String, requiredOwner: uid_t = 0) throws(ConfigError) -> LoadedConfig {
         let text = try ProtectedFile.read(path, kind: .config, requiredOwner: requiredOwner)
@@ -65,7 +65,7 @@ public struct LoadedConfig: Sendable {
             }
             secret = trimmed
         }
-        var map: [String: String]?
+        var map: AccountMapFile?
         if case .file(let mapPath) = config.accountMap {
             map = try AccountMapFile.parse(try ProtectedFile.read(mapPath, kind: .config, maxBytes: 1_048_576, requiredOwner: requiredOwner), path: mapPath)
         }

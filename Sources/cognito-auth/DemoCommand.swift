@@ -76,6 +76,7 @@ struct DemoCommand: ParsableCommand {
             redirect_uris = \(redirectURIs.joined(separator: ", "))
             account_map = file:\(dir)/accounts
             allowed_groups = linux-admins
+            \(geteuid() == 0 ? "# the demo maps both people to root, who runs it\nallow_root = yes" : geteuid() < 1000 ? "min_uid = \(geteuid())" : "")
             login_timeout = 300
             cache_dir = \(dir)/cache
             state_dir = \(dir)/state
@@ -103,8 +104,13 @@ struct DemoCommand: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
+    /// The helper refuses files below a group- or world-writable directory (such as /tmp), so the
+    /// demo's files go where only their owner can write: /run for root, else the user's runtime
+    /// directory or home.
     func makePrivateDirectory() throws -> String {
-        var template = Array("/tmp/cognito-auth-demo-XXXXXX".utf8CString)
+        let env = ProcessInfo.processInfo.environment
+        let base = geteuid() == 0 ? "/run" : env["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? env["HOME"] ?? "/run"
+        var template = Array("\(base)/cognito-auth-demo-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw ExitCode(2) }
         return String(cString: p)
     }

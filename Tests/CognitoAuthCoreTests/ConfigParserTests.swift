@@ -3,11 +3,20 @@ import Testing
 
 @Suite("Config parser")
 struct ConfigParserTests {
-    static let minimal = """
+    /// The three keys without a default.
+    static let required = """
         region = eu-west-1
         user_pool_id = eu-west-1_AbC123
         client_id = 1example23456789
         """
+    /// The smallest config that loads: the safe defaults need a domain list and a group list.
+    static let minimal = required + """
+
+        allowed_domains = example.com
+        allowed_groups = linux-users
+        """
+    /// The line number of a line appended to `minimal`.
+    static let next = 6
 
     func parse(_ text: String) throws(ConfigError) -> Config { try ConfigParser.parse(text, path: "/etc/cognito-auth/cognito-auth.conf") }
 
@@ -25,9 +34,11 @@ struct ConfigParserTests {
         #expect(c.httpTimeout == 10)
         #expect(c.usernameClaim == "email")
         #expect(c.accountMap == .localpart)
-        #expect(c.allowedDomains.isEmpty)
+        #expect(c.allowedDomains == ["example.com"])
         #expect(c.requireEmailVerified)
-        #expect(c.defaultPolicy == Policy())
+        #expect(c.defaultPolicy == Policy(allowedGroups: ["linux-users"]))
+        #expect(c.minUID == 1000)
+        #expect(!c.allowRoot)
         #expect(c.clockSkew == 60)
         #expect(c.cacheDir == "/var/cache/cognito-auth")
         #expect(c.auditFormat == .kv)
@@ -35,7 +46,7 @@ struct ConfigParserTests {
     }
 
     @Test func everyKeyParses() throws {
-        let c = try parse(Self.minimal + """
+        let c = try parse(Self.required + """
 
             client_secret_file = /etc/cognito-auth/client-secret
             issuer = http://127.0.0.1:9000/eu-west-1_AbC123/
@@ -56,6 +67,9 @@ struct ConfigParserTests {
             clock_skew = 30
             cache_dir = /var/tmp/ca
             audit_format = json
+            min_uid = 2000
+            allow_root = yes
+            state_dir = /var/lib/x
             # a comment
             [service sudo]
             allowed_groups = linux-admins
@@ -76,14 +90,17 @@ struct ConfigParserTests {
         #expect(sudo.deniedGroups == ["suspended"], "a service section inherits what it does not override")
         #expect(c.policy(forService: "sshd").maxAuthAge == 600)
         #expect(c.auditFormat == .json)
+        #expect(c.minUID == 2000)
+        #expect(c.allowRoot)
+        #expect(c.stateDir == "/var/lib/x")
         #expect(!c.isPublicClient)
     }
 
     @Test func unknownKeyNamesFileLineAndKey() {
         let e = error(Self.minimal + "\nallowed_group = admins")
-        #expect(e?.line == 4)
+        #expect(e?.line == Self.next)
         #expect(e?.key == "allowed_group")
-        #expect(e?.description == "/etc/cognito-auth/cognito-auth.conf:4: allowed_group: unknown key")
+        #expect(e?.description == "/etc/cognito-auth/cognito-auth.conf:6: allowed_group: unknown key")
     }
 
     @Test(arguments: ["region", "user_pool_id", "client_id"])
@@ -112,17 +129,71 @@ struct ConfigParserTests {
         ("client_secret_file = secret.txt", "client_secret_file"),
         ("allowed_domains = not a domain", "allowed_domains"),
         ("clock_skew = 100000", "clock_skew"),
+        ("min_uid = -1", "min_uid"),
+        ("min_uid = 1000x", "min_uid"),
+        ("allow_root = sometimes", "allow_root"),
+        ("allowed_groups = *, linux-admins", "allowed_groups"),
     ])
     func badValueNamesLineAndKey(_ line: String, _ key: String) {
-        let e = error(Self.minimal + "\n" + line)
+        // The bad line comes right after the required keys (line 4); the safe-default keys it does
+        // not itself set follow it.
+        var text = Self.required + "\n" + line
+        if key != "allowed_domains" { text += "\nallowed_domains = example.com" }
+        if key != "allowed_groups" { text += "\nallowed_groups = *" }
+        let e = error(text)
         #expect(e?.key == key, "\(line)")
         #expect(e?.line == 4, "\(line)")
+    }
+
+    @Test func localpartWithoutAllowedDomainsIsAnError() {
+        let e = error(Self.required + "\nallowed_groups = linux-users")
+        #expect(e?.key == "allowed_domains")
+        #expect(e?.message.contains("allowed_domains = ") == true, "the message names the fix")
+        let explicit = error(Self.required + "\naccount_map = localpart\nallowed_groups = linux-users")
+        #expect(explicit?.key == "account_map" && explicit?.line == 4)
+        // The other mappings do not use a domain.
+        #expect(error(Self.required + "\naccount_map = exact\nallowed_groups = linux-users") == nil)
+        #expect(error(Self.required + "\naccount_map = file:/etc/cognito-auth/accounts\nallowed_groups = linux-users") == nil)
+    }
+
+    @Test func noAllowedGroupsIsAnError() {
+        let e = error(Self.required + "\nallowed_domains = example.com")
+        #expect(e?.key == "allowed_groups")
+        #expect(e?.message.contains("allowed_groups = *") == true, "the message names both ways out")
+        // A service section's list does not stand in for the host-wide one.
+        #expect(error(Self.required + "\nallowed_domains = example.com\n[service sudo]\nallowed_groups = a")?.key == "allowed_groups")
+    }
+
+    @Test func allowedGroupsStarAdmitsEveryPoolUser() throws {
+        let c = try parse(Self.required + "\nallowed_domains = example.com\nallowed_groups = *\n[service sudo]\nallowed_groups = admins")
+        #expect(c.defaultPolicy.allowedGroups == nil)
+        #expect(c.policy(forService: "sudo").allowedGroups == ["admins"])
+        let open = SafeDefaults.findings(c).first { $0.check == "allowed_groups" }
+        #expect(open?.status == .warn)
+        #expect(SafeDefaults.findings(try parse(Self.minimal)).allSatisfy { $0.status == .pass })
+    }
+
+    @Test func allowRootIsAWarningInDoctor() throws {
+        let c = try parse(Self.minimal + "\nallow_root = yes")
+        #expect(SafeDefaults.findings(c).first { $0.check == "allow_root" }?.status == .warn)
+    }
+
+    @Test func namesAreCheckedWholeAndInASCII() {
+        #expect(error(Self.minimal + "\nallowed_domains2 = x")?.key == "allowed_domains2")
+        #expect(!Syntax.isRegion("eu-west-1 "))
+        #expect(!Syntax.isRegion("eu-west-"))
+        #expect(Syntax.isRegion("us-gov-west-1"))
+        #expect(Syntax.isUserPoolId("eu-west-1_AbC123") && !Syntax.isUserPoolId("eu-west-1_") && !Syntax.isUserPoolId("eu-west-1_a-b"))
+        #expect(!Syntax.isDomainName("\u{212A}.example.com") && !Syntax.isDomainName("example") && !Syntax.isDomainName("-a.example.com"))
+        #expect(Syntax.isDomainName("corp.example.com"))
+        #expect(!Syntax.isClientId("abc\n") && !Syntax.isClientId(String(repeating: "a", count: 129)))
+        #expect(!Syntax.isScopeToken("a\"b") && Syntax.isScopeToken("aws.cognito.signin.user.admin"))
     }
 
     @Test func duplicateKeyIsAnError() {
         let e = error(Self.minimal + "\nclient_id = other")
         #expect(e?.key == "client_id")
-        #expect(e?.line == 4)
+        #expect(e?.line == Self.next)
     }
 
     @Test func secretInTwoPlacesIsAnError() {
@@ -131,10 +202,10 @@ struct ConfigParserTests {
 
     @Test func serviceSectionAcceptsOnlyPolicyKeys() {
         let e = error(Self.minimal + "\n[service sudo]\nclient_id = x")
-        #expect(e?.line == 5)
+        #expect(e?.line == Self.next + 1)
         #expect(e?.message.contains("cannot be set inside [service sudo]") == true)
-        #expect(error(Self.minimal + "\n[service]\n")?.line == 4)
-        #expect(error(Self.minimal + "\n[service a]\n[service a]\n")?.line == 5)
+        #expect(error(Self.minimal + "\n[service]\n")?.line == Self.next)
+        #expect(error(Self.minimal + "\n[service a]\n[service a]\n")?.line == Self.next + 1)
     }
 
     @Test func badPoolIdAndRegion() {

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Account mapping")
 struct AccountMappingTests {
-    func localpart(_ email: String, domains: [String] = []) -> Result<String, Refusal> {
+    func localpart(_ email: String, domains: [String] = ["example.com"]) -> Result<String, Refusal> {
         AccountMapping.map(identity: email, mode: .localpart, allowedDomains: domains, mapFile: nil)
     }
 
@@ -20,6 +20,38 @@ struct AccountMappingTests {
                       "@example.com", "noatsign", String(repeating: "a", count: 40) + "@example.com"])
     func invalidLoginNamesAreRefusedNotSanitized(_ email: String) {
         #expect(localpart(email).failureCode == .invalidLoginName, "\(email)")
+    }
+    @Test func kelvinSignIsNotK() {
+        // U+212A KELVIN SIGN lower-cases to ASCII k in Unicode; it must not reach the account kelvin.
+        #expect(localpart("\u{212A}elvin@example.com").failureCode == .invalidLoginName)
+        #expect(localpart("kelvin@example.com") == .success("kelvin"))
+        #expect(localpart("alice@EXAMPLE.\u{212A}OM", domains: ["example.kom"]).failureCode == .invalidLoginName)
+        #expect(AccountMapping.map(identity: "\u{212A}elvin", mode: .exact, allowedDomains: [], mapFile: nil).failureCode == .invalidLoginName)
+    }
+    @Test func identitiesMustBePrintableASCII() {
+        for bad in ["ali ce@example.com", "alice@example.com\n", "alice\u{0}@example.com", "alïce@example.com", "alice@exämple.com"] {
+            #expect(localpart(bad).failureCode == .invalidLoginName, "\(bad)")
+        }
+        #expect(AccountMapping.map(identity: "alice\n", mode: .exact, allowedDomains: [], mapFile: nil).failureCode == .invalidLoginName)
+    }
+    @Test func loginNamePatternIsAnchored() {
+        // An ICU `$` also matches before a final newline: "alice\n" passed the old pattern.
+        #expect(!AccountMapping.isValidLoginName("alice\n"))
+        #expect(!AccountMapping.isValidLoginName("\nalice"))
+        #expect(!AccountMapping.isValidLoginName(""))
+        #expect(AccountMapping.isValidLoginName("alice") && AccountMapping.isValidLoginName("_svc.x-1"))
+        #expect(!AccountMapping.isValidLoginName(String(repeating: "a", count: 33)))
+        #expect(AccountMapping.isValidLoginName(String(repeating: "a", count: 32)))
+    }
+    @Test func mapFileComparesBytesNotCanonicalForms() throws {
+        // "é" precomposed and "e" + combining acute are canonically equal Swift Strings; neither may
+        // match the other, and non-ASCII lines are refused outright.
+        #expect(throws: ConfigError.self) { try AccountMapFile.parse("caf\u{E9}@example.com cafe\n", path: "/m") }
+        let map = try AccountMapFile.parse("cafe@example.com cafe\n", path: "/m")
+        #expect(AccountMapping.map(identity: "cafe\u{301}@example.com", mode: .file("/m"), allowedDomains: [], mapFile: map).failureCode == .invalidLoginName)
+        #expect(map.user(for: "caf\u{E9}@example.com") == nil)
+        #expect(map.user(for: "CAFE@example.com") == "cafe")
+        #expect(map.user(for: "\u{212A}afe@example.com") == nil)
     }
     @Test func exactRequiresValidName() {
         #expect(AccountMapping.map(identity: "alice", mode: .exact, allowedDomains: [], mapFile: nil) == .success("alice"))

@@ -53,10 +53,11 @@ struct ProtectedFileTests {
             client_id = c
             client_secret_file = \(secret)
             account_map = file:\(map)
+            allowed_groups = *
             """, mode: 0o600)
         let loaded = try LoadedConfig.load(path: conf, requiredOwner: geteuid())
         #expect(loaded.clientSecret == "s3cr3t")
-        #expect(loaded.accountMap == ["alice@example.com": "alice"])
+        #expect(loaded.accountMap?.user(for: "alice@example.com") == "alice")
         chmod(secret, 0o644)
         #expect(throws: ConfigError.self) { try LoadedConfig.load(path: conf, requiredOwner: geteuid()) }
     }

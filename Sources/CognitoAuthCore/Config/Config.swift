@@ -31,6 +31,10 @@ public struct Config: Sendable, Equatable {
     /// Where sticky identities (the Cognito `sub` first seen for each local account) are kept.
     public var stateDir: String
     public var auditFormat: AuditFormat
+    /// Mapped accounts with a lower uid are system accounts and refused (`reason=system_account`).
+    public var minUID: UInt32
+    /// uid 0 is refused unless this is set; when set, `minUID` does not apply to uid 0.
+    public var allowRoot: Bool
     /// Policy for services without a `[service NAME]` section.
     public var defaultPolicy: Policy
     /// Per-service overrides, already merged over `defaultPolicy`.

@@ -27,7 +27,7 @@ public enum ConfigParser {
         "discovery_url", "ca_file", "redirect_uris", "scopes", "login_timeout", "http_timeout",
         "username_claim", "account_map", "allowed_domains", "require_email_verified",
         "allowed_groups", "denied_groups", "max_auth_age", "require_claims", "clock_skew",
-        "cache_dir", "state_dir", "audit_format",
+        "cache_dir", "state_dir", "audit_format", "min_uid", "allow_root",
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
@@ -100,6 +100,13 @@ public enum ConfigParser {
             }
             return n
         }
+        func number(_ key: String, default def: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
+            guard let e = top[key] else { return def }
+            guard Syntax.isDigits(e.value), let n = Int(e.value), range.contains(n) else {
+                throw fail(e.line, key, "must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(e.value)'")
+            }
+            return n
+        }
         func boolean(_ key: String, default def: Bool) throws(ConfigError) -> Bool {
             guard let e = top[key] else { return def }
             switch e.value.lowercased() {
@@ -116,15 +123,15 @@ public enum ConfigParser {
         }
 
         let region = try required("region")
-        guard region.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+$"#, options: .regularExpression) != nil else {
+        guard Syntax.isRegion(Substring(region)) else {
             throw fail(top["region"]?.line, "region", "is not an AWS region name, got '\(region)'")
         }
         let poolId = try required("user_pool_id")
-        guard poolId.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+_[A-Za-z0-9]+$"#, options: .regularExpression) != nil else {
+        guard Syntax.isUserPoolId(poolId) else {
             throw fail(top["user_pool_id"]?.line, "user_pool_id", "must look like <region>_<id>, got '\(poolId)'")
         }
         let clientId = try required("client_id")
-        guard clientId.range(of: #"^[A-Za-z0-9_+\-]{1,128}$"#, options: .regularExpression) != nil else {
+        guard Syntax.isClientId(clientId) else {
             throw fail(top["client_id"]?.line, "client_id", "contains characters an app client id cannot have")
         }
         let secret = try optional("client_secret")
@@ -168,7 +175,7 @@ public enum ConfigParser {
         if let e = top["scopes"] {
             scopes = e.value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
             guard scopes.contains("openid") else { throw fail(e.line, "scopes", "must include openid (no ID token without it)") }
-            for s in scopes where s.range(of: #"^[\x21\x23-\x5B\x5D-\x7E]+$"#, options: .regularExpression) == nil {
+            for s in scopes where !Syntax.isScopeToken(s) {
                 throw fail(e.line, "scopes", "'\(s)' is not a valid scope token")
             }
         }
@@ -190,10 +197,18 @@ public enum ConfigParser {
             default: throw fail(e.line, "account_map", "must be localpart, exact or file:PATH, got '\(e.value)'")
             }
         }
-        let domains = top["allowed_domains"].map { list($0.value).map { $0.lowercased() } } ?? []
-        for d in domains where d.range(of: #"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"#, options: .regularExpression) == nil {
+        let domains = top["allowed_domains"].map { list($0.value).map { Syntax.asciiLowercased($0) } } ?? []
+        for d in domains where !Syntax.isDomainName(d) {
             throw fail(top["allowed_domains"]?.line, "allowed_domains", "'\(d)' is not a domain name")
         }
+        if accountMap == .localpart && domains.isEmpty {
+            throw fail(top["account_map"]?.line, top["account_map"] == nil ? "allowed_domains" : "account_map",
+                       "account_map = localpart (the default) needs allowed_domains: without it anyone in the pool "
+                       + "with any email address (postgres@gmail.com) maps to a local account; add "
+                       + "'allowed_domains = yourcompany.example', or use account_map = file:PATH")
+        }
+        let minUID = try number("min_uid", default: 1000, range: 0...4_294_967_294)
+        let allowRoot = try boolean("allow_root", default: false)
         let requireVerified = try boolean("require_email_verified", default: true)
         let cacheDir = try optional("cache_dir") ?? "/var/cache/cognito-auth"
         guard cacheDir.hasPrefix("/") else { throw fail(top["cache_dir"]?.line, "cache_dir", "must be an absolute path") }
@@ -209,8 +224,17 @@ public enum ConfigParser {
             var p = base
             if let e = entries["allowed_groups"] {
                 let groups = list(e.value)
-                guard !groups.isEmpty else { throw fail(e.line, "allowed_groups", "must list at least one group (remove the key to allow any pool user)") }
-                p.allowedGroups = groups
+                if groups == ["*"] {
+                    p.allowedGroups = nil
+                } else {
+                    guard !groups.isEmpty else {
+                        throw fail(e.line, "allowed_groups", "must list at least one group, or be * to admit every pool user")
+                    }
+                    guard !groups.contains("*") else {
+                        throw fail(e.line, "allowed_groups", "* admits every pool user and cannot be combined with group names")
+                    }
+                    p.allowedGroups = groups
+                }
             }
             if let e = entries["denied_groups"] { p.deniedGroups = list(e.value) }
             if entries["max_auth_age"] != nil {
@@ -231,6 +255,10 @@ public enum ConfigParser {
             }
             return p
         }
+        guard top["allowed_groups"] != nil else {
+            throw fail(nil, "allowed_groups", "required: name the Cognito groups that may sign in here "
+                       + "(allowed_groups = linux-users, linux-admins), or allowed_groups = * to admit every pool user")
+        }
         let defaultPolicy = try policy(top, base: Policy())
         var servicePolicies: [String: Policy] = [:]
         for name in serviceOrder {
@@ -243,7 +271,8 @@ public enum ConfigParser {
             caFile: caFile, redirectURIs: redirects, scopes: scopes, loginTimeout: loginTimeout,
             httpTimeout: httpTimeout, usernameClaim: usernameClaim, accountMap: accountMap,
             allowedDomains: domains, requireEmailVerified: requireVerified, clockSkew: clockSkew,
-            cacheDir: cacheDir, stateDir: stateDir, auditFormat: auditFormat, defaultPolicy: defaultPolicy,
+            cacheDir: cacheDir, stateDir: stateDir, auditFormat: auditFormat,
+            minUID: UInt32(minUID), allowRoot: allowRoot, defaultPolicy: defaultPolicy,
             servicePolicies: servicePolicies)
     }
 
@@ -252,8 +281,6 @@ public enum ConfigParser {
     }
 
     static func isServiceName(_ s: Substring) -> Bool {
-        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy {
-            CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0)
-        }
+        s.utf8.count <= 64 && Syntax.all(s, minCount: 1) { Syntax.isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 }

@@ -9,17 +9,18 @@ public enum LoginDecider {
         public var service: String
         /// The account PAM asked for; nil for `cognito-auth test`, which reports where the person maps.
         public var requestedUser: String?
-        public var mapFile: [String: String]?
-        public var accountExists: (String) -> Bool
+        public var mapFile: AccountMapFile?
+        /// The local account of that name through NSS, or nil when there is none.
+        public var account: (String) -> LocalAccountInfo?
         /// The sticky-identity pin of a local account.
         public var pin: (String) -> IdentityPin.Lookup
         public var now: Date
 
         public init(verdict: TokenVerdict, config: Config, service: String, requestedUser: String?,
-                    mapFile: [String: String]?, accountExists: @escaping (String) -> Bool,
+                    mapFile: AccountMapFile?, account: @escaping (String) -> LocalAccountInfo?,
                     pin: @escaping (String) -> IdentityPin.Lookup = { _ in .none }, now: Date) {
             self.verdict = verdict; self.config = config; self.service = service; self.requestedUser = requestedUser
-            self.mapFile = mapFile; self.accountExists = accountExists; self.pin = pin; self.now = now
+            self.mapFile = mapFile; self.account = account; self.pin = pin; self.now = now
         }
     }
 
@@ -64,13 +65,19 @@ public enum LoginDecider {
             }
             checks.append(.pass("requested account", "is \(wanted)"))
         }
-        guard input.accountExists(local) else {
+        guard let info = input.account(local) else {
             let r = Refusal(.noLocalAccount, "local account \(local) does not exist")
             checks.append(.fail("local account", r))
             decision.outcome = .unknownUser; decision.reason = r.code; decision.detail = r.detail
             return (decision, checks)
         }
         checks.append(.pass("local account", "\(local) exists"))
+        let uidCheck = SafeDefaults.accountCheck(account: local, uid: info.uid, config: input.config)
+        checks.append(uidCheck)
+        if !uidCheck.passed {
+            decision.outcome = .policyDenied; decision.reason = uidCheck.code; decision.detail = uidCheck.detail
+            return (decision, checks)
+        }
 
         let pinCheck = IdentityPin.check(input.pin(local), account: local, issuer: input.config.issuer, sub: decision.sub)
         checks.append(pinCheck)

@@ -8,7 +8,7 @@ public struct Policy: Sendable, Equatable {
         public var value: String
         public init(claim: String, value: String) { self.claim = claim; self.value = value }
     }
-    /// nil: any pool user. Otherwise any-of, compared exactly (Cognito group names are case-sensitive).
+    /// nil: any pool user (`allowed_groups = *`). Otherwise any-of, compared exactly (Cognito group names are case-sensitive).
     public var allowedGroups: [String]?
     /// none-of.
     public var deniedGroups: [String] = []
@@ -45,7 +45,7 @@ public struct Policy: Sendable, Equatable {
                 results.append(.fail("allowed_groups", Refusal(.groupNotAllowed, "groups [\(shown)] include none of \(allowed.joined(separator: ","))")))
             }
         } else {
-            results.append(.pass("allowed_groups", "any pool user (allowed_groups not set)"))
+            results.append(.pass("allowed_groups", "any pool user (allowed_groups = *)"))
         }
 
         for rule in requireClaims {
