@@ -41,7 +41,7 @@ struct TestCommand: ParsableCommand {
         if let first = report.steps.first, first.name == "config" { report.steps[0] = configStep }
         // The safe-default rules, one step each, right after the config (a `!` rule is a warning).
         let rules = SafeDefaults.findings(loaded.config).map {
-            LoginStep(name: $0.check, passed: $0.status != .fail,
+            LoginStep(name: "rule: \($0.check)", passed: $0.status != .fail,
                       detail: ($0.status == .warn ? "warning: " : "") + $0.message, milliseconds: 0)
         }
         report.steps.insert(contentsOf: rules, at: min(1, report.steps.count))

@@ -281,6 +281,7 @@ client_id = {CLIENT_ID}
 client_secret_file = {secret}
 issuer = {emulator.issuer}
 redirect_uris = {", ".join(redirect_uris)}
+allowed_domains = example.com
 allowed_groups = linux-admins
 login_timeout = {login_timeout}
 http_timeout = {http_timeout}

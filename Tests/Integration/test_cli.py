@@ -24,7 +24,7 @@ BOB = ("bob@example.com", "Bob-pw-1")
 ALICE_LOCAL = f"clia{os.getpid() % 100000}"
 BOB_LOCAL = f"clib{os.getpid() % 100000}"
 # "✓ NAME: DETAIL (N ms)"; token checks are named "token: CHECK", claim rules "require_claims CLAIM".
-STEP_RE = re.compile(r"^([✓✗]) ((?:token: )?(?:require_claims \S+|[^:]+)): .* \((\d+) ms\)\s*$")
+STEP_RE = re.compile(r"^([✓✗]) ((?:token: |rule: )?(?:require_claims \S+|[^:]+)): .* \((\d+) ms\)\s*$")
 COUNTDOWN_RE = r"\x1b7\x1b\[\d+A\r  waiting for the sign-in: (\d+) s left\x1b\[K\x1b8"
 
 
@@ -143,7 +143,10 @@ def test_allowed_person_every_step_passes_with_its_time_and_a_countdown(setup):
     names = [n for _, n, _ in found]
     for expected in ["config", "discovery", "sign-in", "JWKS", "token: algorithm", "token: signature", "token: issuer",
                      "token: audience", "token: expiry", "token: nonce", "token: at_hash", "token: email_verified",
-                     "email is alice@example.com", "account mapping", "local account", "allowed_groups"]:
+                     "email is alice@example.com", "account mapping", "local account", "allowed_groups",
+                     # The safe defaults (issue 10), each a step of its own.
+                     "rule: min_uid", "rule: allow_root", "rule: account_map",
+                     "rule: allowed_groups", "min_uid / allow_root"]:
         assert expected in names, (expected, names, out)
     assert found and all(mark == "✓" for mark, _, _ in found), out
     assert sum(1 for n in names if n.startswith("token: ")) >= 8, names
@@ -261,7 +264,9 @@ def test_json_parses_and_carries_the_same_verdict(setup):
     assert doc["local_user"] == ALICE_LOCAL and doc["email"] == "alice@example.com" and doc["groups"] == ["linux-admins"]
     assert all(s["ok"] for s in doc["steps"]), doc["steps"]
     names = [s["name"] for s in doc["steps"]]
-    assert names[:4] == ["config", "discovery", "sign-in", "JWKS"], names
+    # The safe-default rules follow the config, one step each (issue 10).
+    assert names[:5] == ["config", "rule: min_uid", "rule: allow_root", "rule: account_map", "rule: allowed_groups"], names
+    assert names[5:8] == ["discovery", "sign-in", "JWKS"], names
     assert all(isinstance(s["ms"], (int, float)) for s in doc["steps"])
     # The link and the prompt went to stderr, without a countdown (--json never draws one).
     assert "oauth2/authorize" in err and "Redirect URL: " in err
@@ -328,6 +333,8 @@ client_id = {CLIENT_ID}
 client_secret_file = {secret}
 issuer = {issuer}
 redirect_uris = {", ".join(redirect_uris)}
+allowed_domains = example.com
+allowed_groups = linux-admins
 login_timeout = {login_timeout}
 http_timeout = 3
 cache_dir = {d}/cache
@@ -404,6 +411,9 @@ def test_doctor_passes_a_good_setup(workdir, host_key, emulator, redirect_uris):
     assert rc == 0, out
     m = marks(out)
     assert "✗" not in m.values(), out
+    # The safe defaults, each a finding of its own (issue 10).
+    for check in ["min_uid", "allow_root", "allowed_domains", "allowed_groups"]:
+        assert m.get(check) == "✓", (check, out)
     for check in ["discovery", "JWKS", "sshd UsePAM", "sshd KbdInteractiveAuthentication", "sshd AuthenticationMethods",
                   "sshd LoginGraceTime", f"client_secret_file {os.path.dirname(config)}/client-secret"]:
         assert m.get(check) == "✓", (check, out)
@@ -551,3 +561,26 @@ def test_module_man_page_documents_arguments_and_pam_codes():
     values = src.split(".SH RETURN VALUES", 1)[1].split(".SH ", 1)[0]
     for code in sorted(codes | {"PAM_PERM_DENIED", "PAM_IGNORE"}):
         assert f".B {code}\n" in values, code
+
+
+def test_doctor_warns_about_every_pool_user_and_root(workdir, host_key, emulator, redirect_uris):
+    config = doctor_config(workdir, emulator.issuer, redirect_uris)
+    with open(config) as f:
+        text = f.read().replace("allowed_groups = linux-admins\n", "allowed_groups = *\nallow_root = yes\n")
+    write_private(config, text)
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 0, out             # warnings, not failures
+    m = marks(out)
+    assert (m["allowed_groups"], m["allow_root"]) == ("!", "!"), out
+    assert "allowed_groups = * admits every user of the pool" in out
+    assert "fix: name the groups that may sign in" in out
+
+
+def test_doctor_names_a_missing_safe_default(workdir, host_key, emulator, redirect_uris):
+    config = doctor_config(workdir, emulator.issuer, redirect_uris)
+    with open(config) as f:
+        text = f.read().replace("allowed_domains = example.com\n", "")
+    write_private(config, text)
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 2, out
+    assert "allowed_domains: account_map = localpart (the default) needs allowed_domains" in out, out

@@ -75,15 +75,46 @@ def test_alice_signing_in_for_bobs_account_is_refused(pam, syslog):
     assert (a["result"], a["reason"], a["user"], a["email"]) == ("denied", "account_mismatch", "bob", "alice@example.com")
 
 
-def test_user_without_local_account_is_unknown(pam, syslog, accounts):
+def refusal_text(out):
+    """The last message the person was shown before pamtester's verdict."""
+    lines = [l.strip() for l in out.splitlines() if l.strip().startswith(("Access denied", "Sign-in"))]
+    return lines[-1] if lines else None
+
+
+def test_unknown_account_gets_the_same_prompt_and_refusal(pam, syslog, accounts, emulator):
+    # Account enumeration: before the sign-in an ssh client must not learn whether an account
+    # exists. An unknown one is shown the same prompt and refused at the end in the same words.
     accounts.absent("carol-nosuch")
+    emulator.add_user("carol-nosuch@example.com", "Carol-pw-1", groups=["linux-admins"])
     host = rhost()
     child = pam.pamtester("carol-nosuch", host)
+    prompt, url = read_prompt(child)
+    assert "as carol-nosuch" in prompt and "/oauth2/authorize?" in url
+    assert "no such account" not in prompt.lower()
+    child.sendline(Browser().sign_in(url, "carol-nosuch@example.com", "Carol-pw-1"))
     out = pam_result(child)
     assert PAM_USER_UNKNOWN in out
-    assert "oauth2/authorize" not in out, "no sign-in link for an account that does not exist"
     a = one_audit_line(syslog, f"rhost={host}")
-    assert (a["result"], a["reason"]) == ("unknown_user", "no_local_account")
+    assert (a["result"], a["reason"], a["user"]) == ("unknown_user", "no_local_account", "carol-nosuch")
+    # The words are those of any refusal for someone else's account.
+    host2 = rhost()
+    other = pam.pamtester("bob", host2)
+    _, url2 = read_prompt(other)
+    other.sendline(Browser().sign_in(url2, *ALICE))
+    other_out = pam_result(other)
+    assert PAM_AUTH_ERR in other_out
+    assert refusal_text(out) is not None and refusal_text(out) == refusal_text(other_out), (out, other_out)
+
+
+def test_unknown_account_someone_else_signs_in_to(pam, syslog, accounts):
+    accounts.absent("dave-nosuch")
+    host = rhost()
+    child = pam.pamtester("dave-nosuch", host)
+    _, url = read_prompt(child)
+    child.sendline(Browser().sign_in(url, *ALICE))
+    assert PAM_AUTH_ERR in pam_result(child)
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("denied", "account_mismatch")
 
 
 def test_pasted_url_with_another_state_is_refused(pam, syslog):

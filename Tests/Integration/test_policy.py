@@ -2,6 +2,7 @@
 max_auth_age, claim rules, username_claim, sticky identity and `cognito-auth unpin`, and
 pam_sm_acct_mgmt. Every refusal's audit line names the rule."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -44,6 +45,8 @@ def setup(env, extra=POLICY):
     pam = PamSetup(workdir, emulator, uris, extra_config="")
     with open(pam.config) as f:
         text = f.read().replace("allowed_groups = linux-admins\n", "")
+    if not re.search(r"^allowed_groups", extra, re.M):
+        extra = "allowed_groups = *\n" + extra     # these tests' rule is another one
     with open(pam.config, "w") as f:
         f.write(text + extra)
     pam.add_service("sshd")
