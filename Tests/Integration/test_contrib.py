@@ -73,3 +73,16 @@ def test_sample_config_parses_with_the_helper(tmp_path):
     r = subprocess.run([HELPER, "doctor", "--config", str(conf), "--json"], capture_output=True, text=True, timeout=120)
     # Discovery fails (exit 3: nothing listens there); the config itself must not (exit 2).
     assert r.returncode == 3, r.stdout + r.stderr
+
+
+def test_sshd_snippet_says_what_account_management_does():
+    # The module's acct_mgmt only repeats this handle's auth decision (test_pam_module.py's
+    # test_acct_mgmt_* tests prove it); the snippet must not promise a second policy check.
+    with open(os.path.join(CONTRIB, "pam.d", "sshd-cognito")) as f:
+        text = f.read()
+    comments = " ".join(l.lstrip("# ").strip() for l in text.splitlines() if l.startswith("#"))
+    assert "group policy also answer" not in comments
+    for promise in ["repeats", "same PAM handle", "does not evaluate the group policy again", "PAM_IGNORE", "publickey"]:
+        assert promise in comments, promise
+    active = [l for l in text.splitlines() if l and not l.startswith("#")]
+    assert active == ["auth required pam_cognito.so"]
