@@ -55,7 +55,7 @@ public enum ReasonCode: String, Sendable, CaseIterable {
 }
 
 /// What a login attempt ends as. Maps one-to-one onto the helper protocol's RESULT outcomes and,
-/// through pam_cognito.so, onto PAM codes (DESIGN.md §3).
+/// through pam_cognito.so, onto PAM codes (ARCHITECTURE.md §3).
 public enum Outcome: String, Sendable, CaseIterable {
     case allowed
     case denied
@@ -66,7 +66,7 @@ public enum Outcome: String, Sendable, CaseIterable {
     case convError = "conv_error"
     case timeout
 
-    /// CLI exit code (DESIGN.md §5): 0 allowed, 1 refused, 2 configuration, 3 IdP unavailable.
+    /// CLI exit code (ARCHITECTURE.md §5): 0 allowed, 1 refused, 2 configuration, 3 IdP unavailable.
     public var exitCode: Int32 {
         switch self {
         case .allowed: return 0

@@ -18,7 +18,7 @@ struct CognitoAuth: ParsableCommand {
         subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
     )
 
-    /// As ParsableCommand.main, except that a usage error exits 2 (DESIGN.md §5), not EX_USAGE (64).
+    /// As ParsableCommand.main, except that a usage error exits 2 (ARCHITECTURE.md §5), not EX_USAGE (64).
     static func main() {
         do {
             var command = try parseAsRoot()

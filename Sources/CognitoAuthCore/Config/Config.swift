@@ -1,6 +1,6 @@
 import Foundation
 
-/// The parsed, validated configuration (DESIGN.md §4). Built only by `ConfigParser`.
+/// The parsed, validated configuration (ARCHITECTURE.md §4). Built only by `ConfigParser`.
 public struct Config: Sendable, Equatable {
     public enum AccountMap: Sendable, Equatable {
         case localpart

@@ -55,7 +55,7 @@ public struct DoctorFinding: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum DoctorVerdict {
-    /// DESIGN.md §5: 0 when every check passed (warnings allowed); 2 when the configuration or one of
+    /// ARCHITECTURE.md §5: 0 when every check passed (warnings allowed); 2 when the configuration or one of
     /// its files is wrong; 3 when the identity provider could not be reached or answered nonsense;
     /// 1 for any other failed check (sshd, PAM stack, clock, ports).
     public static func exitCode(_ findings: [DoctorFinding]) -> Int32 {
