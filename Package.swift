@@ -10,6 +10,7 @@ let package = Package(
     name: "cognito-auth",
     products: [
         .executable(name: "cognito-auth", targets: ["cognito-auth"]),
+        .executable(name: "cognito-auth-helper", targets: ["cognito-auth-helper"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -23,9 +24,22 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // What runs at the door: Core + Runtime import FoundationEssentials only (no Foundation,
+        // no ICU), so the helper links little and starts fast (ARCHITECTURE.md §8).
         .target(
             name: "CognitoAuthRuntime",
             dependencies: ["CognitoAuthCore"]
+        ),
+        // The admin's I/O that the door never needs (doctor runs `sshd -T` through Foundation's
+        // Process): kept out of Runtime so the helper does not link it.
+        .target(
+            name: "CognitoAuthAdmin",
+            dependencies: ["CognitoAuthCore", "CognitoAuthRuntime"]
+        ),
+        // What pam_cognito.so execs at every login: a main and nothing more.
+        .executableTarget(
+            name: "cognito-auth-helper",
+            dependencies: ["CognitoAuthCore", "CognitoAuthRuntime"]
         ),
         .target(
             name: "CognitoEmulator",
@@ -40,6 +54,7 @@ let package = Package(
             dependencies: [
                 "CognitoAuthCore",
                 "CognitoAuthRuntime",
+                "CognitoAuthAdmin",
                 "CognitoEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// RFC 4648 §5 base64url without padding, as used by JWS (RFC 7515 §2).
 /// Decoding is strict: padding, whitespace, characters outside the url-safe alphabet and

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The result of one login attempt, with everything the audit line and the CLI report need.
 public struct Decision: Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A strictly validated JSON object whose members are read in place: validation is the whole
 /// strict grammar (see `StrictJSON`), but a member's value is only built when someone asks for it.

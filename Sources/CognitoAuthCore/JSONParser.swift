@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A strict RFC 8259 JSON parser for the documents this project trusts least: token headers and
 /// payloads, JWKS, discovery, the cache. Stricter than Foundation's decoder where it matters for

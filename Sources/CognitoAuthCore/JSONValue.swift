@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON value that keeps the JSON type of every member, so claim checks can refuse a claim of the
 /// wrong type (`exp` as a string, `cognito:groups` as a string) instead of coercing it.

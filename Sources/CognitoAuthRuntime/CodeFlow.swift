@@ -1,5 +1,5 @@
 import CognitoAuthCore
-import Foundation
+import FoundationEssentials
 
 /// Tokens from one sign-in. Held in memory only; never logged.
 public struct TokenSet: Sendable {

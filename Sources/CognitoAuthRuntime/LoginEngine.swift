@@ -1,5 +1,5 @@
 import CognitoAuthCore
-import Foundation
+import FoundationEssentials
 
 /// One step of a login as `cognito-auth test` shows it.
 public struct LoginStep: Sendable {

@@ -1,5 +1,5 @@
 import CognitoAuthCore
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +30,7 @@ public final class LoopbackListener {
 
     /// A listening, non-blocking socket on 127.0.0.1:port, or why there is none (strerror text).
     /// `cognito-auth doctor` probes the redirect ports with this same call.
-    static func bind(port: UInt16) -> Result<Int32, Refusal> {
+    package static func bind(port: UInt16) -> Result<Int32, Refusal> {
         func failure(_ fd: Int32?) -> Result<Int32, Refusal> {
             let why = String(cString: strerror(errno))
             if let fd { close(fd) }

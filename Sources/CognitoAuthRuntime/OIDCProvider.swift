@@ -1,6 +1,6 @@
 import CognitoAuthCore
 import Crypto
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -178,7 +178,7 @@ struct DiskCache {
 
     init(directory: String, namespace: String) {
         self.directory = directory
-        self.prefix = SHA256.hash(data: Array(namespace.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.prefix = Syntax.hex(SHA256.hash(data: Array(namespace.utf8)).prefix(8))
     }
 
     func prepare() -> Result<Void, Refusal> {
@@ -190,7 +190,7 @@ struct DiskCache {
             return .failure(Refusal(.internalError, "\(directory) is not a directory"))
         }
         guard st.st_uid == geteuid(), st.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
-            return .failure(Refusal(.internalError, String(format: "%@ must be owned by the helper's user with mode 0700 (has %04o)", directory, st.st_mode & 0o7777)))
+            return .failure(Refusal(.internalError, "\(directory) must be owned by the helper's user with mode 0700 (has \(Syntax.octal4(UInt32(st.st_mode))))"))
         }
         return .success(())
     }

@@ -1,5 +1,5 @@
 import CognitoAuthCore
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,10 +24,10 @@ public enum ProtectedFile {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw fail("is not a regular file") }
         guard st.st_uid == requiredOwner else { throw fail("is owned by uid \(st.st_uid), must be owned by root") }
         guard st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw fail(String(format: "has mode %04o; it must not be writable by group or others (chmod go-w)", st.st_mode & 0o7777))
+            throw fail("has mode \(Syntax.octal4(UInt32(st.st_mode))); it must not be writable by group or others (chmod go-w)")
         }
         if kind == .secret, st.st_mode & (S_IRWXG | S_IRWXO) != 0 {
-            throw fail(String(format: "has mode %04o; a secret must not be readable by group or others (chmod 600)", st.st_mode & 0o7777))
+            throw fail("has mode \(Syntax.octal4(UInt32(st.st_mode))); a secret must not be readable by group or others (chmod 600)")
         }
         guard st.st_size <= maxBytes else { throw fail("is \(st.st_size) bytes, over the \(maxBytes)-byte limit") }
         var buffer = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
@@ -59,7 +59,7 @@ public struct LoadedConfig: Sendable {
         var secret = config.clientSecret
         if let file = config.clientSecretFile {
             let raw = try ProtectedFile.read(file, kind: .secret, maxBytes: 4096, requiredOwner: requiredOwner)
-            let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = raw.trimmed()
             guard !trimmed.isEmpty, !trimmed.contains("\n") else {
                 throw ConfigError(file: file, line: nil, key: "client_secret_file", message: "must hold the secret on one line")
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +25,7 @@ public enum Syslog {
         case .error: priority = LOG_ERR
         }
         // Keep one event on one line.
-        let line = message.replacingOccurrences(of: "\n", with: "\\n")
+        let line = message.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
         line.withCString { text in
             withVaList([text]) { vsyslog(LOG_AUTHPRIV | priority, "%s", $0) }
         }

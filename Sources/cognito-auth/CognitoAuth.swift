@@ -10,6 +10,7 @@ import Glibc
 struct CognitoAuth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cognito-auth",
+        version: "cognito-auth \(Version.string)",
         abstract: "Admit people to this host with their Amazon Cognito accounts (SSH, console, sudo).",
         discussion: """
         Exit codes: 0 allowed / all good; 1 refused (the reason is printed); 2 usage or

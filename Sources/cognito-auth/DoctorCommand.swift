@@ -1,6 +1,7 @@
 import ArgumentParser
 import CognitoAuthCore
 import CognitoAuthRuntime
+import CognitoAuthAdmin
 import Foundation
 
 /// `cognito-auth doctor`: every part of the setup a login depends on, each with ✓ / ! / ✗ and, when

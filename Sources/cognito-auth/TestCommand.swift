@@ -1,6 +1,7 @@
 import ArgumentParser
 import CognitoAuthCore
 import CognitoAuthRuntime
+import CognitoAuthAdmin
 import Foundation
 #if canImport(Glibc)
 import Glibc

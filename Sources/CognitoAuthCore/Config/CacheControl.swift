@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How long a fetched discovery document or JWKS stays fresh.
 public enum CacheFreshness {
@@ -8,14 +8,22 @@ public enum CacheFreshness {
         guard let header = cacheControl?.lowercased() else { return fallback }
         var result: TimeInterval?
         for directive in header.split(separator: ",") {
-            let d = directive.trimmingCharacters(in: .whitespaces)
+            let d = directive.trimmed()
             if d == "no-store" || d == "no-cache" { return 60 }
-            if d.hasPrefix("max-age="), let n = Int(d.dropFirst(8).trimmingCharacters(in: CharacterSet(charactersIn: "\""))), n >= 0 {
+            if d.hasPrefix("max-age="), let n = Int(Self.unquoted(d.dropFirst(8))), n >= 0 {
                 result = TimeInterval(n)
             }
         }
         guard let r = result else { return fallback }
         return min(max(r, 60), 7 * 24 * 3600)
+    }
+
+    /// A directive value without its surrounding double quotes.
+    static func unquoted<S: StringProtocol>(_ s: S) -> String {
+        var v = Substring(s)
+        while v.first == "\"" { v = v.dropFirst() }
+        while v.last == "\"" { v = v.dropLast() }
+        return String(v)
     }
 }
 

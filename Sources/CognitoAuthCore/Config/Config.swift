@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The parsed, validated configuration (ARCHITECTURE.md §4). Built only by `ConfigParser`.
 public struct Config: Sendable, Equatable {

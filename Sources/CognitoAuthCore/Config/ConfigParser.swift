@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An error in the configuration, naming file, line and key so the admin can go straight to it.
 public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -48,7 +48,7 @@ public enum ConfigParser {
             let lineNo = index + 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmed()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else { throw fail(lineNo, nil, "section header must end with ']'") }
@@ -64,8 +64,8 @@ public enum ConfigParser {
                 continue
             }
             guard let eq = trimmed.firstIndex(of: "=") else { throw fail(lineNo, nil, "expected 'key = value'") }
-            let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let key = trimmed[..<eq].trimmed()
+            let value = trimmed[trimmed.index(after: eq)...].trimmed()
             guard !key.isEmpty else { throw fail(lineNo, nil, "missing key before '='") }
             if let service = currentService {
                 guard serviceKeys.contains(key) else {
@@ -246,8 +246,8 @@ public enum ConfigParser {
                     guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
                         throw fail(e.line, "require_claims", "'\(item)' must be claim=value")
                     }
-                    let name = item[..<eq].trimmingCharacters(in: .whitespaces)
-                    let value = item[item.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                    let name = item[..<eq].trimmed()
+                    let value = item[item.index(after: eq)...].trimmed()
                     guard !name.isEmpty, !value.isEmpty else { throw fail(e.line, "require_claims", "'\(item)' must be claim=value") }
                     claims.append(Policy.ClaimRule(claim: name, value: value))
                 }
@@ -277,7 +277,7 @@ public enum ConfigParser {
     }
 
     static func list(_ value: String) -> [String] {
-        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        value.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
     }
 
     static func isServiceName(_ s: Substring) -> Bool {

@@ -77,3 +77,30 @@ public enum Syntax {
         String(decoding: s.utf8.map { isUpper($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
+
+extension StringProtocol {
+    /// Without leading and trailing ASCII white space (space, tab, CR, LF, VT, FF). What the
+    /// config, the account map, headers and pasted answers are trimmed of: nothing beyond ASCII.
+    public func trimmed() -> String {
+        let u = Array(utf8)
+        func space(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+        guard let first = u.firstIndex(where: { !space($0) }), let last = u.lastIndex(where: { !space($0) }) else { return "" }
+        return String(decoding: u[first...last], as: UTF8.self)
+    }
+}
+
+extension Syntax {
+    /// `%04o` of a file mode.
+    public static func octal4(_ mode: UInt32) -> String {
+        let s = String(mode & 0o7777, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
+    }
+
+    /// Lower-case hex of the bytes, two digits each.
+    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What `lstat` says about a path, gathered by the runtime and judged here.
 public struct FileFacts: Sendable, Equatable {
@@ -35,7 +35,7 @@ public enum FileRole: Sendable, Equatable {
 }
 
 public enum FileCheck {
-    static func octal(_ mode: UInt32) -> String { String(format: "%04o", mode) }
+    static func octal(_ mode: UInt32) -> String { Syntax.octal4(mode) }
 
     /// - Parameters:
     ///   - facts: nil when the path does not exist (`missing` then says why, e.g. "No such file").
@@ -129,7 +129,7 @@ public enum HTTPDate {
 
     /// Seconds since the epoch, or nil when `s` is not an IMF-fixdate.
     public static func parse(_ s: String) -> Double? {
-        let parts = s.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: false)
+        let parts = s.trimmed().split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0].count == 4, parts[0].hasSuffix(","), days.contains(String(parts[0].dropLast())),
               parts[1].count == 2, let day = Int(parts[1]), (1...31).contains(day),
               let monthIndex = months.firstIndex(of: String(parts[2])),
@@ -177,7 +177,8 @@ public enum ClockCheck {
         let check = "clock"
         // The Date header has one-second resolution.
         let slack = 1.0
-        let shown = String(format: "%+.0f s", offset)
+        let rounded = wholeSeconds(offset.rounded())
+        let shown = (rounded >= 0 ? "+" : "") + "\(rounded) s"
         let fix = "synchronise the clock: timedatectl set-ntp true   (or run chrony / systemd-timesyncd)"
         if offset < -(Double(clockSkew) + slack) {
             return .fail(.clock, check, "this host is \(Int(-offset)) s behind \(source) (more than clock_skew = \(clockSkew) s): fresh ID tokens look issued in the future (iat_in_future) and are refused",

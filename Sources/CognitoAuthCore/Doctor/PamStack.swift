@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What libpam does with a module's return value (pam.conf(5)).
 public enum PamAction: Sendable, Equatable {

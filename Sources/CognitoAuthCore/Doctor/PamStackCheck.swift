@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How the stack simulation treats a module in an `auth` stack.
 public enum PamModuleRole: Sendable, Equatable {

@@ -8,11 +8,11 @@ public struct SshdSettings: Sendable, Equatable {
     public static func parse(_ output: String) -> SshdSettings {
         var s = SshdSettings()
         for raw in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmed()
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             let parts = line.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })
             let key = parts[0].lowercased()
-            let value = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            let value = parts.count > 1 ? parts[1].trimmed() : ""
             s.values[key, default: []].append(value)
         }
         return s

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns the person's Cognito identity (the `username_claim` value) into a local account name.
 /// Never "sanitizes" a name into a different one: anything that is not already a valid login name
@@ -68,7 +68,7 @@ public struct AccountMapFile: Sendable, Equatable {
         var map: [[UInt8]: String] = [:]
         var firstLine: [[UInt8]: Int] = [:]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = raw.trimmed()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count == 2 else {

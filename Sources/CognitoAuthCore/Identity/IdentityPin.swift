@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Sticky identity: the Cognito person (issuer + `sub`) first admitted to a local account. A later
 /// sign-in that maps to the same account from another `sub` — a user deleted and re-created, an
@@ -45,7 +45,7 @@ public struct IdentityPin: Sendable, Equatable {
             if pin.issuer == issuer && pin.sub == sub {
                 return .pass("sticky identity", "same person as first admitted (sub \(sub))")
             }
-            let since = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: pin.pinnedAt))
+            let since = Date(timeIntervalSince1970: pin.pinnedAt).formatted(.iso8601)
             return .fail("sticky identity", Refusal(.identityChanged,
                 "\(account) is pinned to Cognito sub \(pin.sub) (\(pin.email), since \(since)) but this sign-in is sub \(sub); "
                 + "if the person was re-created in the pool, run: cognito-auth unpin \(account)"))

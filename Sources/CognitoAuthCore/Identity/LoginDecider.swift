@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// From a verified (or refused) ID token to a decision: identity claim → local account → same as
 /// the account asked for → policy. Pure: account lookups come in as a function.

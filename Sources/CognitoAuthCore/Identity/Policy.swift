@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Who may use this host (or one PAM service on it): rules on `cognito:groups`, on other claims,
 /// and on how recent the sign-in was.

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// The secrets of one authorization-code sign-in: PKCE verifier (RFC 7636, S256), `state` and
 /// `nonce`. Generated from the system CSPRNG; never logged.
@@ -66,7 +66,7 @@ public enum RedirectParser {
         guard input.utf8.count <= maxInputBytes else {
             return .failure(Refusal(.badRedirect, "pasted text is over \(maxInputBytes) bytes"))
         }
-        let text = input.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = input.trimmed()
         if text.isEmpty { return .success(.empty) }
         var query: Substring
         if let q = text.firstIndex(of: "?") {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One line of the pam_cognito.so ⇄ helper protocol (pam/PROTOCOL.md): `VERB key=value …` with
 /// percent-encoded values.

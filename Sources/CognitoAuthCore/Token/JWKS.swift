@@ -1,6 +1,6 @@
 import Crypto
 import CryptoExtras
-import Foundation
+import FoundationEssentials
 
 /// One key from a JWKS. A key that cannot be used for RS256 is kept with the reason, so a token
 /// naming it is refused with that reason instead of "unknown kid".

@@ -1,6 +1,9 @@
 import Crypto
 import CryptoExtras
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A compact JWS split into its parts. Parsing checks structure only; nothing here is trusted until
 /// `TokenVerifier` has checked the signature and the claims.

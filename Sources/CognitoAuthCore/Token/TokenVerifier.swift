@@ -1,6 +1,6 @@
 import Crypto
 import CryptoExtras
-import Foundation
+import FoundationEssentials
 
 /// The outcome of one named check, kept for `cognito-auth test`, `verify-token` and the audit line.
 public struct CheckResult: Sendable, Equatable {

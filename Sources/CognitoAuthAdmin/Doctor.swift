@@ -1,4 +1,5 @@
 import CognitoAuthCore
+import CognitoAuthRuntime
 import Foundation
 #if canImport(Glibc)
 import Glibc
