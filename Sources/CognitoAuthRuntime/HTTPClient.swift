@@ -27,8 +27,10 @@ public struct HTTPResponseData: Sendable {
 /// Synchronous HTTPS client over the toolchain's URLSession (system libcurl and CA store): the
 /// helper is a short-lived single-purpose process, so blocking calls keep its control flow plain.
 /// No redirects are followed, no cookies or caches are kept. Each request ends by `http_timeout`
-/// or by the login's deadline, whichever is first, and a body is cut off as soon as it passes
-/// `maxBodyBytes` (it is never buffered whole).
+/// or by the login's deadline, whichever is first, and the task is cancelled as soon as its body
+/// passes `maxBodyBytes`; what arrives after that is dropped, not kept. (URLSession hands body data
+/// to the delegate asynchronously, so on a fast link libcurl may read on for a while before the
+/// cancel lands; the libcurl client will stop in its write callback.)
 public final class HTTPClient: @unchecked Sendable {
     public static let maxBodyBytes = 1_048_576
     /// With less than this left before the login's deadline, a request is not started.
@@ -180,8 +182,10 @@ private final class TaskDelegate: NSObject, URLSessionDataDelegate, @unchecked S
         guard let e = exchange(dataTask) else { completionHandler(.cancel); return }
         e.receive(response)
         if response.expectedContentLength > Int64(maxBodyBytes) {
-            // Content-Length already says too much: do not read any of it.
+            // Content-Length already says too much. swift-corelibs-foundation ignores the
+            // disposition, so cancel the task itself.
             e.markOverCap()
+            dataTask.cancel()
             completionHandler(.cancel)
             return
         }
