@@ -55,19 +55,9 @@ extension CognitoEmulator {
             setOutage(Set(body.endpoints))
             return Respond.json(200, .object([("down", .array(body.endpoints.sorted().map { .string($0) }))]))
         case ("POST", "/_emulator/slow"):
-            guard let body = try? JSONDecoder().decode(AdminEndpointValues.self, from: Data(request.body)),
-                  body.endpoints.allSatisfy({ Self.faultableEndpoints.contains($0.key) }) else {
-                return adminBad("expected {\"endpoints\": {name: seconds}} with names of \(Self.faultableEndpoints.joined(separator: ", "))")
-            }
-            setSlow(body.endpoints)
-            return Respond.json(200, .object([("slow", .object(body.endpoints.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
+            return adminEndpointValues(request, name: "slow", unit: "seconds", apply: setSlow)
         case ("POST", "/_emulator/oversize"):
-            guard let body = try? JSONDecoder().decode(AdminEndpointValues.self, from: Data(request.body)),
-                  body.endpoints.allSatisfy({ Self.faultableEndpoints.contains($0.key) }) else {
-                return adminBad("expected {\"endpoints\": {name: bytes}} with names of \(Self.faultableEndpoints.joined(separator: ", "))")
-            }
-            setOversize(body.endpoints)
-            return Respond.json(200, .object([("oversize", .object(body.endpoints.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
+            return adminEndpointValues(request, name: "oversize", unit: "bytes", apply: setOversize)
         case (_, "/_emulator/health"), (_, "/_emulator/stats"):
             return Respond.methodNotAllowed("GET")
         case (_, "/_emulator/users"), (_, "/_emulator/fault"), (_, "/_emulator/rotate"), (_, "/_emulator/clock"),
@@ -80,6 +70,17 @@ extension CognitoEmulator {
 
     /// The endpoints `outage`, `slow` and `oversize` act on (the names `endpointName` gives).
     static let faultableEndpoints = ["discovery", "jwks", "authorize", "token", "userinfo"]
+
+    /// `{"endpoints": {name: number}}` for `slow` and `oversize`; answers with what was set.
+    private func adminEndpointValues(_ request: HTTPRequest, name: String, unit: String,
+                                     apply: ([String: Int]) -> Void) -> HTTPResponse {
+        guard let body = try? JSONDecoder().decode(AdminEndpointValues.self, from: Data(request.body)),
+              body.endpoints.allSatisfy({ Self.faultableEndpoints.contains($0.key) }) else {
+            return adminBad("expected {\"endpoints\": {name: \(unit)}} with names of \(Self.faultableEndpoints.joined(separator: ", "))")
+        }
+        apply(body.endpoints)
+        return Respond.json(200, .object([(name, .object(body.endpoints.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
+    }
 
     private func adminBad(_ message: String) -> HTTPResponse {
         Respond.json(400, .object([("error", .string("invalid_request")), ("error_description", .string(message))]))

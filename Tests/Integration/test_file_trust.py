@@ -86,19 +86,23 @@ def test_fifo_in_place_of_the_config_is_refused_promptly(pam, syslog):
 
 
 def test_client_secret_under_an_unsafe_directory_is_refused(pam, syslog):
-    shared = os.path.join(pam.dir, "shared")
-    os.mkdir(shared)
-    os.chmod(shared, 0o777)
+    shared = unsafe_directory(pam, 0o777)
     secret = os.path.join(shared, "client-secret")
     os.rename(os.path.join(pam.dir, "client-secret"), secret)
     set_key(pam.config, "client_secret_file", secret)
     refused_as_config_error(pam, syslog, f"{secret}: {shared} is world-writable (mode 0777)")
 
 
-def test_state_dir_under_an_unsafe_directory_refuses_the_login(pam, syslog):
+def unsafe_directory(pam, mode):
+    """A directory beside the config that others could write to."""
     shared = os.path.join(pam.dir, "shared")
     os.mkdir(shared)
-    os.chmod(shared, 0o775)
+    os.chmod(shared, mode)
+    return shared
+
+
+def test_state_dir_under_an_unsafe_directory_refuses_the_login(pam, syslog):
+    shared = unsafe_directory(pam, 0o775)
     set_key(pam.config, "state_dir", shared + "/state")
     host = rhost()
     out = sign_in_through_pam(pam, "alice", ALICE, host)
@@ -110,9 +114,7 @@ def test_state_dir_under_an_unsafe_directory_refuses_the_login(pam, syslog):
 
 
 def test_cache_dir_under_an_unsafe_directory_is_not_used(pam, syslog):
-    shared = os.path.join(pam.dir, "shared")
-    os.mkdir(shared)
-    os.chmod(shared, 0o1777)
+    shared = unsafe_directory(pam, 0o1777)
     set_key(pam.config, "cache_dir", shared + "/cache")
     host = rhost()
     assert PAM_SUCCESS in sign_in_through_pam(pam, "alice", ALICE, host)
