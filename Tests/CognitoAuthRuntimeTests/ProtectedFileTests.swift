@@ -140,6 +140,8 @@ struct ProtectedFileTests {
                 region = us-east-1
                 user_pool_id = us-east-1_X
                 client_id = c
+                allowed_domains = example.com
+                allowed_groups = *
                 \(key) = \(value)
                 """, mode: 0o600)
             do {
@@ -162,6 +164,8 @@ struct TrustedDirectoryTests {
             user_pool_id = us-east-1_X
             client_id = c
             issuer = http://127.0.0.1:9/us-east-1_X
+            allowed_domains = example.com
+            allowed_groups = *
             cache_dir = \(cacheDir)
             state_dir = \(stateDir)
             """, path: "test.conf")
