@@ -147,7 +147,7 @@ public enum Doctor {
             out.append(.pass(.idp, "discovery", "\(config.discoveryURL): issuer \(meta.issuer), endpoints https (or loopback)"))
         } catch {
             switch error {
-            case .unreachable(let m): out.append(.fail(.idp, "discovery", "unreachable: \(m)", fix: reachFix))
+            case .unreachable(let m), .timedOut(let m): out.append(.fail(.idp, "discovery", "unreachable: \(m)", fix: reachFix))
             case .invalid(let r): out.append(.fail(.idp, "discovery", r.description, fix: "check issuer / discovery_url in \(config.path)"))
             }
             return out
@@ -164,7 +164,7 @@ public enum Doctor {
             }
         } catch {
             switch error {
-            case .unreachable(let m): out.append(.fail(.idp, "JWKS", "unreachable: \(m)", fix: reachFix))
+            case .unreachable(let m), .timedOut(let m): out.append(.fail(.idp, "JWKS", "unreachable: \(m)", fix: reachFix))
             case .invalid(let r): out.append(.fail(.idp, "JWKS", r.description))
             }
         }
@@ -175,7 +175,7 @@ public enum Doctor {
     static func checkClock(_ config: Config, http: HTTPClient) -> DoctorFinding {
         let before = Date().timeIntervalSince1970
         let response: HTTPResponseData
-        do { response = try http.get(config.discoveryURL) } catch {
+        do { response = try http.get(config.discoveryURL, deadline: nil) } catch {
             return .warn(.clock, "clock", "not compared: \(error.description)")
         }
         let after = Date().timeIntervalSince1970
@@ -191,11 +191,11 @@ public enum Doctor {
 
     // MARK: - redirect ports
 
-    /// Binds the port on 127.0.0.1 with the helper's own listener code, and lets it go at once.
+    /// Binds the port on 127.0.0.1 and [::1] with the helper's own listener code, and lets it go at once.
     public static func probePort(_ uri: RedirectURI) -> PortCheck.Probe {
         switch LoopbackListener.bind(port: uri.port) {
-        case .success(let fd):
-            close(fd)
+        case .success(let fds):
+            fds.forEach { close($0) }
             return PortCheck.Probe(uri: uri.string, port: uri.port, error: nil)
         case .failure(let why):
             return PortCheck.Probe(uri: uri.string, port: uri.port, error: why.detail)

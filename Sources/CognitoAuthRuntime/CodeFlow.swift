@@ -103,13 +103,12 @@ public final class CodeFlow: SignInMethod {
         guard let code else {
             return .failure(FlowFailure(.denied, Refusal(.cancelled, "no authorization code")))
         }
-        return exchange(code: code, redirectURI: redirect.string)
+        return exchange(code: code, redirectURI: redirect.string, deadline: deadline)
     }
 
     func waitForCallback(_ listener: LoopbackListener, upTo deadline: Deadline) {
         while listener.result == nil, !deadline.passed {
-            if pollReadable([listener.fd], until: deadline).isEmpty { break }
-            listener.handleReadable()
+            _ = listener.pollServing([], until: deadline)
         }
     }
 
@@ -132,7 +131,7 @@ public final class CodeFlow: SignInMethod {
     }
 
     /// POST /oauth2/token (RFC 6749 §4.1.3 + RFC 7636 §4.5).
-    func exchange(code: String, redirectURI: String) -> Result<TokenSet, FlowFailure> {
+    func exchange(code: String, redirectURI: String, deadline: Deadline) -> Result<TokenSet, FlowFailure> {
         var form: [(String, String)] = [
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -144,8 +143,11 @@ public final class CodeFlow: SignInMethod {
         let response: HTTPResponseData
         do {
             response = try http.postForm(metadata.tokenEndpoint, form: form,
-                                         basicAuth: clientSecret.map { (config.clientId, $0) })
+                                         basicAuth: clientSecret.map { (config.clientId, $0) }, deadline: deadline)
         } catch {
+            if error.loginDeadline {
+                return .failure(FlowFailure(.timeout, Refusal(.timeout, "token endpoint: \(error.description) (login_timeout \(config.loginTimeout) s)")))
+            }
             return .failure(FlowFailure(.unavailable, Refusal(.idpUnavailable, "token endpoint: \(error.description)")))
         }
         let body = JSONValue.parseObject(response.body)

@@ -77,7 +77,8 @@ final class LineReader {
     enum Wait { case line([UInt8]), eof, tooLong, timedOut, interrupted }
 
     /// The next complete line. Reads only when poll says so (a blocking read would starve the
-    /// listener) and serves `listener` meanwhile. `interruptWhen` is asked before each wait.
+    /// listener) and serves `listener` meanwhile, all its connections at once. `interruptWhen` is
+    /// asked before each wait.
     /// With `tick`, it also wakes at each whole second of the monotonic clock and calls `tick`.
     func next(until deadline: Deadline, serving listener: LoopbackListener?, interruptWhen: () -> Bool = { false },
               tick: (() -> Void)? = nil) -> Wait {
@@ -85,21 +86,18 @@ final class LineReader {
             if interruptWhen() { return .interrupted }
             var line = buffered()
             if line == nil {
-                var fds = [fd]
-                if let listener { fds.append(listener.fd) }
                 var wake = deadline
                 if tick != nil {
                     let now = Deadline.now()
                     wake = Deadline(at: now + (1_000_000_000 - now % 1_000_000_000)).earlier(deadline)
                 }
-                let ready = pollReadable(fds, until: wake)
+                let ready = listener?.pollServing([fd], until: wake) ?? pollReadable([fd], until: wake)
                 if ready.isEmpty {
                     if deadline.passed { return .timedOut }
-                    tick?()
+                    if wake.passed { tick?() }
                     continue
                 }
-                if let listener, ready.contains(listener.fd) { listener.handleReadable() }
-                if ready.contains(fd) { line = readAvailable() }
+                line = readAvailable()
             }
             switch line {
             case .line(let bytes)?: return .line(bytes)

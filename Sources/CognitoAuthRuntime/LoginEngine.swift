@@ -72,10 +72,10 @@ public final class LoginEngine {
 
         let metadata: ProviderMetadata
         do {
-            metadata = try provider.metadata()
+            metadata = try provider.metadata(deadline: deadline)
             record("discovery", true, metadata.issuer)
         } catch {
-            return fail(.unavailable, providerRefusal(error), step: "discovery")
+            return fail(error.outcome, providerRefusal(error), step: "discovery")
         }
 
         let prompt = config.policy(forService: service).maxAuthAge > 0 ? "login" : nil
@@ -90,7 +90,7 @@ public final class LoginEngine {
         }
 
         var keys: JWKSet
-        do { keys = try provider.keys() } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+        do { keys = try provider.keys(deadline: deadline) } catch { return fail(error.outcome, providerRefusal(error), step: "JWKS") }
         let expect = TokenExpectations(issuer: config.issuer, clientId: config.clientId, nonce: method.expectedNonce,
                                        accessToken: tokens.accessToken, clockSkew: config.clockSkew,
                                        requireEmailVerified: config.requireEmailVerified, now: clock())
@@ -98,7 +98,9 @@ public final class LoginEngine {
         if verdict.failure?.code == .unknownKid {
             // Keys rotate: fetch once more before calling the kid unknown.
             let kid = verdict.failure?.detail ?? ""
-            do { keys = try provider.keysAfterUnknownKid(kid) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+            do { keys = try provider.keysAfterUnknownKid(kid, deadline: deadline) } catch {
+                return fail(error.outcome, providerRefusal(error), step: "JWKS")
+            }
             verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
         }
         record("JWKS", true, "\(keys.keys.count) keys")
@@ -117,18 +119,22 @@ public final class LoginEngine {
             }
         }
 
-        let (decision, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
+        let (decided, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
                                                            requestedUser: requestedUser, mapFile: loaded.accountMap,
                                                            account: account, pin: pins.lookup, now: clock()))
         for check in checks { steps.append(LoginStep(name: check.name, passed: check.passed, detail: check.detail, milliseconds: 0)) }
+        var decision = decided
         var notes: [String] = []
         if recordPin, decision.outcome == .allowed, let account = decision.localUser, let sub = decision.sub,
            case .none = pins.lookup(account) {
             let pin = IdentityPin(issuer: config.issuer, sub: sub, email: decision.email ?? "", pinnedAt: clock().timeIntervalSince1970)
-            if let why = pins.pin(account, pin) {
-                notes.append("pin_not_recorded: \(why)")
-            } else {
-                notes.append("pinned: \(account) to sub \(sub)")
+            switch pins.pin(account, pin) {
+            case .recorded: notes.append("pinned: \(account) to sub \(sub)")
+            case .alreadyPinned: notes.append("pinned: \(account) to sub \(sub) by a concurrent sign-in")
+            case .notRecorded(let why): notes.append("pin_not_recorded: \(why)")
+            case .refused(let r):
+                // Another sign-in pinned the account to someone else between our lookup and now.
+                decision.outcome = .denied; decision.reason = r.code; decision.detail = "sticky identity: \(r.detail)"
             }
         }
         var report = finish(decision)
@@ -139,6 +145,7 @@ public final class LoginEngine {
     func providerRefusal(_ error: ProviderError) -> Refusal {
         switch error {
         case .unreachable(let m): return Refusal(.idpUnavailable, m)
+        case .timedOut(let m): return Refusal(.timeout, "\(m) (login_timeout \(loaded.config.loginTimeout) s)")
         case .invalid(let r): return r
         }
     }

@@ -4,78 +4,173 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// Receives the browser's redirect on 127.0.0.1 at the first free port among `redirect_uris`.
+/// Receives the browser's redirect at the first redirect URI whose port it can hold on BOTH
+/// 127.0.0.1 and [::1]: the redirect names `localhost`, which a browser may resolve to either, so a
+/// port held on one family only could hand our callback to whoever binds the other.
+///
 /// It accepts exactly `GET <registered path>?…state=<ours>…`; anything else gets a 404/400 and is
-/// otherwise ignored, so a stray local request cannot end or steer the sign-in.
+/// otherwise ignored, so a stray local request cannot end or steer the sign-in. Connections are
+/// served concurrently and without blocking from the caller's wait loop (`pollServing`): up to
+/// `maxConnections` at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped when
+/// a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
 public final class LoopbackListener {
+    public static let maxConnections = 32
+    public static let maxRequestBytes = 16_384
+    public static let connectionSeconds = 2.0
+
     public let redirectURI: RedirectURI
-    public let fd: Int32
+    /// The listening sockets (IPv4 and, where the host has ::1, IPv6).
+    public let listeningDescriptors: [Int32]
     private let expectedState: String
+    private var connections: [Connection] = []
     /// Set once a request with our state arrived: the code, or why it is unusable.
     public private(set) var result: Result<RedirectResult, Refusal>?
 
-    /// Binds the first free port; nil when every port is taken (paste-back still works).
+    private struct Connection {
+        let fd: Int32
+        let deadline: Deadline
+        var bytes: [UInt8] = []
+    }
+
+    /// Binds the first port that is free on both families; nil when none is (paste-back still works).
     public static func bindFirstFree(_ uris: [RedirectURI], state: String) -> LoopbackListener? {
         for uri in uris {
-            if case .success(let fd) = bind(port: uri.port) { return LoopbackListener(redirectURI: uri, fd: fd, state: state) }
+            if case .success(let fds) = bind(port: uri.port) {
+                return LoopbackListener(redirectURI: uri, fds: fds, state: state)
+            }
         }
         return nil
     }
 
-    private init(redirectURI: RedirectURI, fd: Int32, state: String) {
-        self.redirectURI = redirectURI; self.fd = fd; self.expectedState = state
+    private init(redirectURI: RedirectURI, fds: [Int32], state: String) {
+        self.redirectURI = redirectURI; self.listeningDescriptors = fds; self.expectedState = state
     }
 
-    deinit { close(fd) }
+    deinit {
+        for c in connections { close(c.fd) }
+        for fd in listeningDescriptors { close(fd) }
+    }
 
-    /// A listening, non-blocking socket on 127.0.0.1:port, or why there is none (strerror text).
+    /// Listening, non-blocking sockets on 127.0.0.1:port and [::1]:port (IPV6_V6ONLY), or why the
+    /// port is not ours (both closed then). A host without ::1 (IPv6 off) cannot have it taken by
+    /// anyone either, so there the IPv4 socket alone holds the port.
     /// `cognito-auth doctor` probes the redirect ports with this same call.
-    package static func bind(port: UInt16) -> Result<Int32, Refusal> {
-        func failure(_ fd: Int32?) -> Result<Int32, Refusal> {
-            let why = String(cString: strerror(errno))
-            if let fd { close(fd) }
-            return .failure(Refusal(.internalError, why))
+    package static func bind(port: UInt16) -> Result<[Int32], Refusal> {
+        let v4: Int32
+        switch listen(family: AF_INET, port: port) {
+        case .failure(let why): return .failure(why)
+        case .success(let fd?): v4 = fd
+        case .success(nil): return .failure(Refusal(.internalError, "127.0.0.1:\(port): IPv4 is not available"))
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        switch listen(family: AF_INET6, port: port) {
+        case .failure(let why): close(v4); return .failure(why)
+        case .success(let fd?): return .success([v4, fd])
+        case .success(nil): return .success([v4])
+        }
+    }
+
+    /// One listening socket; nil when the host has no such family (or no ::1).
+    private static func listen(family: Int32, port: UInt16) -> Result<Int32?, Refusal> {
+        let name = family == AF_INET ? "127.0.0.1:\(port)" : "[::1]:\(port)"
+        func failure(_ fd: Int32?) -> Result<Int32?, Refusal> {
+            let e = errno
+            if let fd { close(fd) }
+            if family == AF_INET6 && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL) { return .success(nil) }
+            return .failure(Refusal(.internalError, "\(name): \(String(cString: strerror(e)))"))
+        }
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return failure(nil) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let rc: Int32
+        if family == AF_INET {
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = port.bigEndian
+            addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        } else {
+            guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else { return failure(fd) }
+            var addr = sockaddr_in6()
+            addr.sin6_family = sa_family_t(AF_INET6)
+            addr.sin6_port = port.bigEndian
+            addr.sin6_addr = in6addr_loopback
+            rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
         }
-        guard rc == 0, listen(fd, 8) == 0 else { return failure(fd) }
+        guard rc == 0, Glibc.listen(fd, 64) == 0 else { return failure(fd) }
         return .success(fd)
     }
 
-    /// Call when `fd` is readable: serves one connection (bounded to 2 s and 16 KiB).
-    public func handleReadable() {
-        let conn = accept(fd, nil, nil)
-        guard conn >= 0 else { return }
-        _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
-        defer { close(conn) }
-        let deadline = Deadline.after(seconds: 2)
-        var bytes: [UInt8] = []
-        var request: HTTPRequest?
-        readLoop: while !deadline.passed {
-            guard !pollReadable([conn], until: deadline).isEmpty else { break }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return recv(conn, base, raw.count, 0)
+    // MARK: - serving
+
+    /// One wait: until one of `others` is readable, something happens on the listener, a
+    /// connection's deadline, or `deadline`. Serves the listener and returns the readable ones
+    /// among `others`. Callers loop (and look at `result`).
+    public func pollServing(_ others: [Int32], until deadline: Deadline) -> [Int32] {
+        var wake = deadline
+        if let first = connections.map(\.deadline).min(by: { $0.at < $1.at }) { wake = wake.earlier(first) }
+        let ready = pollReadable(others + listeningDescriptors + connections.map(\.fd), until: wake)
+        serve(ready)
+        return others.filter(ready.contains)
+    }
+
+    /// Accepts on the ready listening sockets, reads from the ready connections, drops expired ones.
+    func serve(_ ready: [Int32]) {
+        for fd in listeningDescriptors where ready.contains(fd) { acceptAll(fd) }
+        var open: [Connection] = []
+        for var c in connections {
+            if ready.contains(c.fd) {
+                if !read(&c) { close(c.fd); continue }
+            } else if c.deadline.passed {
+                respond(c.fd, 400, "Bad request.")
+                close(c.fd)
+                continue
             }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-            switch HTTPRequestParser.parse(bytes, maxHeaderBytes: 16_384, maxBodyBytes: 0) {
-            case .incomplete: continue
-            case .invalid: break readLoop
-            case .complete(let r, _): request = r; break readLoop
-            }
+            open.append(c)
         }
-        guard let request else { respond(conn, 400, "Bad request."); return }
+        connections = open
+    }
+
+    private func acceptAll(_ listening: Int32) {
+        // Bounded, so a flood of connections cannot keep us here.
+        for _ in 0..<Self.maxConnections {
+            let conn = accept(listening, nil, nil)
+            guard conn >= 0 else { return }   // EAGAIN: no more waiting (or a transient error)
+            _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK)
+            if connections.count >= Self.maxConnections {
+                close(connections.removeFirst().fd)
+            }
+            connections.append(Connection(fd: conn, deadline: Deadline.after(seconds: Self.connectionSeconds)))
+        }
+    }
+
+    /// Reads what is there; false when the connection is finished (answered or gone).
+    private func read(_ c: inout Connection) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = chunk.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return -1 }
+            return recv(c.fd, base, raw.count, 0)
+        }
+        if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
+        if n == 0 { return false }
+        c.bytes += chunk[0..<n]
+        switch HTTPRequestParser.parse(c.bytes, maxHeaderBytes: Self.maxRequestBytes, maxBodyBytes: 0) {
+        case .incomplete where c.bytes.count <= Self.maxRequestBytes:
+            return true
+        case .incomplete, .invalid:
+            respond(c.fd, 400, "Bad request.")
+        case .complete(let request, _):
+            answer(c.fd, request)
+        }
+        return false
+    }
+
+    private func answer(_ conn: Int32, _ request: HTTPRequest) {
         guard request.method == "GET", request.path == redirectURI.path, let query = request.query else {
             respond(conn, 404, "Not found.")
             return
@@ -100,6 +195,7 @@ public final class LoopbackListener {
         """
         let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
             + "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n"
+        // A fresh socket's send buffer holds this small answer; a peer that does not read loses it.
         _ = writeAll(conn, Array((head + body).utf8))
     }
 }

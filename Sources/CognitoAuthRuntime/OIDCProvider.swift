@@ -46,12 +46,25 @@ public enum ProviderError: Error, Sendable, CustomStringConvertible {
     case unreachable(String)
     /// The IdP answered something unusable (→ unavailable, the admin must look).
     case invalid(Refusal)
+    /// The login's deadline passed before the IdP answered (→ timeout).
+    case timedOut(String)
 
     public var description: String {
         switch self {
         case .unreachable(let m): return "unreachable: \(m)"
         case .invalid(let r): return r.description
+        case .timedOut(let m): return "timed out: \(m)"
         }
+    }
+
+    /// What the login ends as.
+    public var outcome: Outcome {
+        if case .timedOut = self { return .timeout }
+        return .unavailable
+    }
+
+    init(_ error: TransportError) {
+        self = error.loginDeadline ? .timedOut(error.description) : .unreachable(error.description)
     }
 }
 
@@ -79,14 +92,14 @@ public final class OIDCProvider: @unchecked Sendable {
         self.config = config
         self.http = http
         self.now = now
-        let c = DiskCache(directory: config.cacheDir, namespace: config.issuer)
-        switch c.prepare() {
-        case .success: cache = c
+        switch DiskCache.open(directory: config.cacheDir, namespace: config.issuer) {
+        case .success(let c): cache = c
         case .failure(let why): cache = nil; notes.append("cache_disabled: \(why.detail)")
         }
     }
 
-    public func metadata() throws(ProviderError) -> ProviderMetadata {
+    /// `deadline` is the login's (nil: only http_timeout bounds each request, for the CLI's checks).
+    public func metadata(deadline: Deadline? = nil) throws(ProviderError) -> ProviderMetadata {
         if let m = metadataValue { return m }
         let t = now().timeIntervalSince1970
         if let entry = cache?.read("discovery"), entry.isFresh(now: t),
@@ -95,7 +108,7 @@ public final class OIDCProvider: @unchecked Sendable {
             return m
         }
         let response: HTTPResponseData
-        do { response = try http.get(config.discoveryURL) } catch { throw .unreachable(error.description) }
+        do { response = try http.get(config.discoveryURL, deadline: deadline) } catch { throw ProviderError(error) }
         guard response.status == 200 else {
             throw .invalid(Refusal(.discoveryInvalid, "discovery \(config.discoveryURL) answered HTTP \(response.status)"))
         }
@@ -110,7 +123,7 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// The signing keys: from memory, else the disk cache while fresh, else the JWKS endpoint —
     /// and if that is unreachable, a stale cached JWKS (stale-if-error, noted for the audit line).
-    public func keys() throws(ProviderError) -> JWKSet {
+    public func keys(deadline: Deadline? = nil) throws(ProviderError) -> JWKSet {
         if let k = keysValue { return k }
         let t = now().timeIntervalSince1970
         let cached = cache?.read("jwks")
@@ -119,7 +132,7 @@ public final class OIDCProvider: @unchecked Sendable {
             return k
         }
         do {
-            return try fetchKeys()
+            return try fetchKeys(deadline: deadline)
         } catch .unreachable(let why) {
             if let entry = cached, t - entry.fetchedAt < Self.staleIfErrorLimit,
                case .success(let k) = JWKSet.parse(Data(entry.body.utf8)) {
@@ -135,18 +148,18 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// Called when a token names a kid the keys lack: fetch the JWKS again, unless any process did so
     /// in the last `refetchInterval` seconds (a flood of bad kids must not become a flood of fetches).
-    public func keysAfterUnknownKid(_ kid: String) throws(ProviderError) -> JWKSet {
+    public func keysAfterUnknownKid(_ kid: String, deadline: Deadline? = nil) throws(ProviderError) -> JWKSet {
         if let cache, !cache.claimRefetch(now: now().timeIntervalSince1970, interval: Self.refetchInterval) {
             notes.append("jwks_refetch_suppressed: kid \(kid) unknown; the JWKS was refetched less than \(Int(Self.refetchInterval)) s ago")
-            return try keys()
+            return try keys(deadline: deadline)
         }
-        return try fetchKeys()
+        return try fetchKeys(deadline: deadline)
     }
 
-    private func fetchKeys() throws(ProviderError) -> JWKSet {
-        let meta = try metadata()
+    private func fetchKeys(deadline: Deadline?) throws(ProviderError) -> JWKSet {
+        let meta = try metadata(deadline: deadline)
         let response: HTTPResponseData
-        do { response = try http.get(meta.jwksURI) } catch { throw .unreachable(error.description) }
+        do { response = try http.get(meta.jwksURI, deadline: deadline) } catch { throw ProviderError(error) }
         if response.status >= 500 {
             // A server error is an outage, not a verdict on the keys: stale-if-error applies (RFC 5861).
             throw .unreachable("JWKS \(meta.jwksURI) answered HTTP \(response.status)")
@@ -171,70 +184,71 @@ public final class OIDCProvider: @unchecked Sendable {
     }
 }
 
-/// A root-owned 0700 directory of small files named after the issuer's hash.
-struct DiskCache {
-    let directory: String
+/// A root-owned 0700 directory of small files named after the issuer's hash, reached by a trusted
+/// walk and used only through its descriptor.
+final class DiskCache {
+    let directory: TrustedDirectory
     let prefix: String
 
-    init(directory: String, namespace: String) {
-        self.directory = directory
-        self.prefix = Syntax.hex(SHA256.hash(data: Array(namespace.utf8)).prefix(8))
+    private init(directory: TrustedDirectory, prefix: String) { self.directory = directory; self.prefix = prefix }
+
+    /// Opens (creating the last component if needed) and checks the directory; why not, otherwise.
+    static func open(directory path: String, namespace: String) -> Result<DiskCache, Refusal> {
+        let dir: TrustedDirectory
+        switch TrustedDirectory.open(path, owner: geteuid(), create: true) {
+        case .failure(let why): return .failure(Refusal(.internalError, why.message))
+        case .success(let d): dir = d
+        }
+        let (uid, mode) = dir.ownerAndMode
+        guard uid == geteuid(), mode & 0o077 == 0 else {
+            return .failure(Refusal(.internalError, "\(path) must be owned by the helper's user with mode 0700 (has "
+                                    + Syntax.octal4(UInt32(mode)) + ", uid \(uid))"))
+        }
+        let prefix = Syntax.hex(SHA256.hash(data: Array(namespace.utf8)).prefix(8))
+        return .success(DiskCache(directory: dir, prefix: prefix))
     }
 
-    func prepare() -> Result<Void, Refusal> {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            return .failure(Refusal(.internalError, "cannot create \(directory): \(String(cString: strerror(errno)))"))
-        }
-        var st = stat()
-        guard lstat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            return .failure(Refusal(.internalError, "\(directory) is not a directory"))
-        }
-        guard st.st_uid == geteuid(), st.st_mode & (S_IRWXG | S_IRWXO) == 0 else {
-            return .failure(Refusal(.internalError, "\(directory) must be owned by the helper's user with mode 0700 (has \(Syntax.octal4(UInt32(st.st_mode))))"))
-        }
-        return .success(())
-    }
-
-    func path(_ name: String) -> String { "\(directory)/\(prefix)-\(name).json" }
+    func name(_ entry: String) -> String { "\(prefix)-\(entry).json" }
 
     /// The entry, or nil when missing or unreadable; a corrupt entry is deleted.
-    func read(_ name: String) -> CacheEntry? {
-        let p = path(name)
-        guard let text = try? ProtectedFile.read(p, kind: .secret, maxBytes: 2 * HTTPClient.maxBodyBytes, requiredOwner: geteuid()) else {
+    func read(_ entry: String) -> CacheEntry? {
+        let file = name(entry)
+        guard let text = try? ProtectedFile.read(file, in: directory, kind: .secret, maxBytes: 2 * HTTPClient.maxBodyBytes,
+                                                 requiredOwner: geteuid()) else {
             return nil
         }
-        guard let entry = CacheEntry.decode(Data(text.utf8)) else {
-            unlink(p)
+        guard let decoded = CacheEntry.decode(Data(text.utf8)) else {
+            unlinkat(directory.fd, file, 0)
             return nil
         }
-        return entry
+        return decoded
     }
 
-    func write(_ name: String, _ entry: CacheEntry) {
-        let final = path(name)
+    func write(_ entry: String, _ value: CacheEntry) {
+        let final = name(entry)
         let tmp = final + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = openat(directory.fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        let ok = writeAll(fd, Array(entry.encoded.utf8)) && fsync(fd) == 0
+        let ok = writeAll(fd, Array(value.encoded.utf8)) && fsync(fd) == 0
         close(fd)
-        if !ok || rename(tmp, final) != 0 { unlink(tmp) }
+        if !ok || renameat(directory.fd, tmp, directory.fd, final) != 0 { unlinkat(directory.fd, tmp, 0) }
     }
 
     /// True if this process may refetch now: atomically replaces the stamp file's time when the
     /// last refetch is at least `interval` old. A rename makes concurrent claims race to one winner
     /// per interval in practice; the worst case is two fetches, never a flood.
     func claimRefetch(now: Double, interval: TimeInterval) -> Bool {
-        let stamp = path("jwks-refetch")
+        let stamp = name("jwks-refetch")
         var st = stat()
-        if stat(stamp, &st) == 0 {
+        if fstatat(directory.fd, stamp, &st, AT_SYMLINK_NOFOLLOW) == 0 {
             let last = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
             if now - last < interval && now >= last - 1 { return false }
         }
         let tmp = stamp + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = openat(directory.fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return true }
         close(fd)
-        if rename(tmp, stamp) != 0 { unlink(tmp) }
+        if renameat(directory.fd, tmp, directory.fd, stamp) != 0 { unlinkat(directory.fd, tmp, 0) }
         return true
     }
 }

@@ -12,6 +12,8 @@ import Foundation
 /// | `POST /_emulator/rotate` | | `{"kid":new,"removed_kid":old}` |
 /// | `POST /_emulator/clock` | `{"advance_seconds":n}` | `{"now":epoch seconds}` |
 /// | `POST /_emulator/outage` | `{"endpoints":["jwks",…]}` (`[]` restores) | `{"down":[…]}`; those endpoints answer 503 |
+/// | `POST /_emulator/slow` | `{"endpoints":{"token":30,…}}` (`{}` restores) | `{"slow":{…}}`; those endpoints answer after that many seconds (≤ 600) |
+/// | `POST /_emulator/oversize` | `{"endpoints":{"jwks":2097152,…}}` (`{}` restores) | `{"oversize":{…}}`; those bodies are padded with spaces to that many bytes (≤ 64 MiB) |
 ///
 /// Refused (403) unless the Host header names a loopback address, so a web page cannot drive it
 /// through DNS rebinding.
@@ -47,18 +49,37 @@ extension CognitoEmulator {
             return Respond.json(200, .object([("now", .int(Int(now().timeIntervalSince1970)))]))
         case ("POST", "/_emulator/outage"):
             guard let body = try? JSONDecoder().decode(AdminOutageBody.self, from: Data(request.body)),
-                  body.endpoints.allSatisfy({ ["discovery", "jwks", "authorize", "token", "userinfo"].contains($0) }) else {
+                  body.endpoints.allSatisfy({ Self.faultableEndpoints.contains($0) }) else {
                 return adminBad("expected {\"endpoints\": [names of discovery, jwks, authorize, token, userinfo]}")
             }
             setOutage(Set(body.endpoints))
             return Respond.json(200, .object([("down", .array(body.endpoints.sorted().map { .string($0) }))]))
+        case ("POST", "/_emulator/slow"):
+            return adminEndpointValues(request, name: "slow", unit: "seconds", apply: setSlow)
+        case ("POST", "/_emulator/oversize"):
+            return adminEndpointValues(request, name: "oversize", unit: "bytes", apply: setOversize)
         case (_, "/_emulator/health"), (_, "/_emulator/stats"):
             return Respond.methodNotAllowed("GET")
-        case (_, "/_emulator/users"), (_, "/_emulator/fault"), (_, "/_emulator/rotate"), (_, "/_emulator/clock"), (_, "/_emulator/outage"):
+        case (_, "/_emulator/users"), (_, "/_emulator/fault"), (_, "/_emulator/rotate"), (_, "/_emulator/clock"),
+             (_, "/_emulator/outage"), (_, "/_emulator/slow"), (_, "/_emulator/oversize"):
             return Respond.methodNotAllowed("POST")
         default:
             return Respond.notFound()
         }
+    }
+
+    /// The endpoints `outage`, `slow` and `oversize` act on (the names `endpointName` gives).
+    static let faultableEndpoints = ["discovery", "jwks", "authorize", "token", "userinfo"]
+
+    /// `{"endpoints": {name: number}}` for `slow` and `oversize`; answers with what was set.
+    private func adminEndpointValues(_ request: HTTPRequest, name: String, unit: String,
+                                     apply: ([String: Int]) -> Void) -> HTTPResponse {
+        guard let body = try? JSONDecoder().decode(AdminEndpointValues.self, from: Data(request.body)),
+              body.endpoints.allSatisfy({ Self.faultableEndpoints.contains($0.key) }) else {
+            return adminBad("expected {\"endpoints\": {name: \(unit)}} with names of \(Self.faultableEndpoints.joined(separator: ", "))")
+        }
+        apply(body.endpoints)
+        return Respond.json(200, .object([(name, .object(body.endpoints.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))]))
     }
 
     private func adminBad(_ message: String) -> HTTPResponse {
@@ -144,4 +165,9 @@ private struct AdminClockBody: Decodable {
 
 private struct AdminOutageBody: Decodable {
     var endpoints: [String]
+}
+
+/// `{"endpoints": {name: seconds or bytes}}`
+private struct AdminEndpointValues: Decodable {
+    var endpoints: [String: Int]
 }

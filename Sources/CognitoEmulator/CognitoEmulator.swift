@@ -35,6 +35,8 @@ public final class CognitoEmulator: @unchecked Sendable {
     var revokedOriginJtis: Set<String> = []
     var counts: [String: Int] = [:]
     var outages: Set<String> = []
+    var slow: [String: Int] = [:]
+    var oversize: [String: Int] = [:]
     var clockOffset: TimeInterval = 0
     var _clock: @Sendable () -> Date = { Date() }
     var server: HTTPServer? = nil
@@ -183,6 +185,17 @@ public final class CognitoEmulator: @unchecked Sendable {
     /// cleared with an empty set.
     public func setOutage(_ endpoints: Set<String>) {
         lock.withLock { outages = endpoints }
+    }
+
+    /// Endpoints that answer only after that many seconds (at most 600) until cleared with `[:]`.
+    public func setSlow(_ endpoints: [String: Int]) {
+        lock.withLock { slow = endpoints.mapValues { min(max($0, 0), 600) } }
+    }
+
+    /// Endpoints whose response bodies are padded with JSON whitespace to that many bytes (at most
+    /// 64 MiB) until cleared with `[:]`.
+    public func setOversize(_ endpoints: [String: Int]) {
+        lock.withLock { oversize = endpoints.mapValues { min(max($0, 0), 64 << 20) } }
     }
 
     public func resetRequestCounts() {

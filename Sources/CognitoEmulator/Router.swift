@@ -2,24 +2,30 @@ import CognitoAuthCore
 import Foundation
 
 extension CognitoEmulator {
-    /// Serves one request, or a 503 when a test declared that endpoint down.
+    /// Serves one request, or a 503 when a test declared that endpoint down; late or padded when
+    /// a test asked for that (`setSlow`, `setOversize`).
     func handle(_ request: HTTPRequest) -> HTTPResponse {
-        if let name = endpointDown(request.path) {
+        guard let name = endpointName(request.path) else { return route(request) }
+        let (down, delay, size) = lock.withLock { (outages.contains(name), slow[name], oversize[name]) }
+        if down {
             count(name)
             return Respond.oauthError(503, "server_error")
         }
-        return route(request)
+        var response = route(request)
+        if let delay { Thread.sleep(forTimeInterval: TimeInterval(delay)) }
+        if let size, response.body.count < size {
+            // JSON whitespace: the document stays valid, only too big.
+            response.body += [UInt8](repeating: UInt8(ascii: " "), count: size - response.body.count)
+        }
+        return response
     }
 
-    /// The endpoint's counter name if `setOutage` took it down.
-    func endpointDown(_ path: String) -> String? {
-        let down = lock.withLock { outages }
-        guard !down.isEmpty else { return nil }
+    /// The counter name of an endpoint a test can take down, slow down or pad.
+    func endpointName(_ path: String) -> String? {
         let wellKnown = "/" + userPoolId + "/.well-known/"
         let names = [wellKnown + "openid-configuration": "discovery", wellKnown + "jwks.json": "jwks",
                      "/oauth2/authorize": "authorize", "/oauth2/token": "token", "/oauth2/userInfo": "userinfo"]
-        guard let name = names[path], down.contains(name) else { return nil }
-        return name
+        return names[path]
     }
 
     /// Routes one request. Never traps: anything malformed gets a 4xx.

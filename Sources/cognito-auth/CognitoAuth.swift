@@ -10,12 +10,12 @@ import Glibc
 struct CognitoAuth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cognito-auth",
-        version: "cognito-auth \(Version.string)",
         abstract: "Admit people to this host with their Amazon Cognito accounts (SSH, console, sudo).",
         discussion: """
         Exit codes: 0 allowed / all good; 1 refused (the reason is printed); 2 usage or
         configuration error; 3 identity provider or network unavailable.
         """,
+        version: "cognito-auth \(Version.string)",
         subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
     )
 

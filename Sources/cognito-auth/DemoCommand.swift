@@ -156,8 +156,7 @@ final class BrowserConversation: Conversation {
         if let listener {
             // Serve the loopback listener while the browser follows the redirect to it.
             while listener.result == nil, !deadline.passed, outcome.error == nil {
-                var p = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 200) > 0 { listener.handleReadable() }
+                _ = listener.pollServing([], until: Deadline.after(seconds: 0.2).earlier(deadline))
             }
             if listener.result != nil {
                 print("[browser] redirected to this host's listener on port \(listener.redirectURI.port)")

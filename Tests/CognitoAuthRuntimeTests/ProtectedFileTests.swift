@@ -8,16 +8,18 @@ import Glibc
 
 @Suite("Protected files")
 struct ProtectedFileTests {
-    let dir: String = {
-        var t = Array("/tmp/ca-pf-XXXXXX".utf8CString)
-        return String(cString: mkdtemp(&t))
-    }()
+    let safe = SafeDirectory()
+    var dir: String { safe.path }
 
-    func write(_ name: String, _ text: String, mode: mode_t) -> String {
-        let p = "\(dir)/\(name)"
-        #expect(FileManager.default.createFile(atPath: p, contents: Data(text.utf8)), "could not write \(p)")
-        chmod(p, mode)
-        return p
+    func write(_ name: String, _ text: String, mode: mode_t) -> String { safe.file(name, text, mode: mode) }
+
+    func refusal(_ path: String, kind: ProtectedFile.Kind = .config) -> String? {
+        do {
+            _ = try ProtectedFile.read(path, kind: kind, requiredOwner: geteuid())
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     @Test func readsARootOwnedPrivateFile() throws {
@@ -44,6 +46,73 @@ struct ProtectedFileTests {
         #expect(throws: ConfigError.self) { try ProtectedFile.read(big, kind: .config, requiredOwner: geteuid()) }
         #expect(throws: ConfigError.self) { try ProtectedFile.read(dir, kind: .config, requiredOwner: geteuid()) }
     }
+
+    // Issue 10: every directory from / down must be root-owned and not group/world-writable.
+
+    @Test func refusesConfigUnderGroupWritableParent() throws {
+        let parent = safe.directory("etc-gw", mode: 0o775)
+        let conf = write("etc-gw/c.conf", "x = 1\n", mode: 0o600)
+        let why = try #require(refusal(conf))
+        #expect(why.contains("\(parent) is group-writable (mode 0775)"), "\(why)")
+    }
+
+    @Test func refusesConfigUnderWorldWritableStickyDirectory() throws {
+        let parent = safe.directory("tmp-like", mode: 0o1777)
+        let conf = write("tmp-like/c.conf", "x = 1\n", mode: 0o600)
+        let why = try #require(refusal(conf))
+        #expect(why.contains("\(parent) is world-writable (mode 1777)"), "\(why)")
+    }
+
+    @Test func refusesConfigUnderAnAncestorOwnedByAnotherUser() throws {
+        let parent = safe.directory("theirs", mode: 0o755)
+        safe.directory("theirs/sub", mode: 0o755)
+        let conf = write("theirs/sub/c.conf", "x = 1\n", mode: 0o600)
+        chown(parent, 4242, 4242)
+        let why = try #require(refusal(conf))
+        #expect(why.contains("\(parent) is owned by uid 4242"), "\(why)")
+    }
+
+    @Test func refusesConfigThroughSymlinkedParentDirectory() throws {
+        safe.directory("real", mode: 0o755)
+        _ = write("real/c.conf", "x = 1\n", mode: 0o600)
+        symlink("\(dir)/real", "\(dir)/linked")
+        let why = try #require(refusal("\(dir)/linked/c.conf"))
+        #expect(why.contains("\(dir)/linked is a symbolic link"), "\(why)")
+        #expect(refusal("\(dir)/real/c.conf") == nil)
+    }
+
+    @Test func refusesDotDotComponents() throws {
+        safe.directory("a", mode: 0o755)
+        _ = write("c.conf", "x = 1\n", mode: 0o600)
+        #expect(refusal("\(dir)/a/../c.conf") != nil)
+    }
+
+    /// A FIFO in place of the config: open(2) without O_NONBLOCK would wait for a writer forever.
+    @Test(.timeLimit(.minutes(1))) func fifoInPlaceOfConfigIsRefusedWithoutBlocking() throws {
+        let fifo = "\(dir)/fifo.conf"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let outcome = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            do {
+                outcome.set("read: " + (try ProtectedFile.read(fifo, kind: .config, requiredOwner: geteuid())))
+            } catch {
+                outcome.set(String(describing: error))
+            }
+            done.signal()
+        }.start()
+        if done.wait(timeout: .now() + 20) == .timedOut {
+            // Release the blocked reader so the test ends, then fail.
+            let w = open(fifo, O_WRONLY | O_NONBLOCK)
+            if w >= 0 { close(w) }
+            _ = done.wait(timeout: .now() + 5)
+            Issue.record("reading a FIFO config blocked")
+            return
+        }
+        let why = try #require(outcome.get())
+        #expect(why.contains("is not a regular file"), "\(why)")
+    }
+
     @Test func loadedConfigReadsSecretAndMapFile() throws {
         let secret = write("client-secret", "s3cr3t\n", mode: 0o600)
         let map = write("accounts", "alice@example.com alice\n", mode: 0o644)
@@ -61,71 +130,125 @@ struct ProtectedFileTests {
         chmod(secret, 0o644)
         #expect(throws: ConfigError.self) { try LoadedConfig.load(path: conf, requiredOwner: geteuid()) }
     }
-}
 
-@Suite("Loopback listener")
-struct LoopbackListenerTests {
-    func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        close(fd)
-        return UInt16(bigEndian: a.sin_port)
-    }
-
-    /// Sends raw bytes to the listener from another thread while this one serves it.
-    func exchange(_ listener: LoopbackListener, _ request: String) -> String {
-        let port = listener.redirectURI.port
-        let response = Box()
-        let t = Thread {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_port = port.bigEndian
-            a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            var buf = [UInt8](repeating: 0, count: 8192)
-            var out: [UInt8] = []
-            while true {
-                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { break }
-                out += buf[0..<n]
+    @Test func secretMapAndCAFileUnderAnUnsafeDirectoryAreRefused() throws {
+        safe.directory("shared", mode: 0o777)
+        for key in ["client_secret_file", "account_map", "ca_file"] {
+            let target = write("shared/\(key)", key == "account_map" ? "a@example.com a\n" : "x\n", mode: 0o600)
+            let value = key == "account_map" ? "file:\(target)" : target
+            let conf = write("\(key).conf", """
+                region = us-east-1
+                user_pool_id = us-east-1_X
+                client_id = c
+                allowed_domains = example.com
+                allowed_groups = *
+                \(key) = \(value)
+                """, mode: 0o600)
+            do {
+                _ = try LoadedConfig.load(path: conf, requiredOwner: geteuid())
+                Issue.record("\(key) under a world-writable directory was accepted")
+            } catch {
+                #expect(error.description.contains("\(dir)/shared is world-writable"), "\(key): \(error)")
             }
-            close(fd)
-            response.set(String(decoding: out, as: UTF8.self))
         }
-        t.start()
-        _ = pollReadable([listener.fd], until: Deadline.after(seconds: 5))
-        listener.handleReadable()
-        for _ in 0..<200 where response.get() == nil { usleep(10_000) }
-        return response.get() ?? ""
-    }
-
-    @Test func takesTheFirstFreePortAndAcceptsOnlyOurCallback() throws {
-        let p1 = freePort(), p2 = freePort()
-        let uris = try [#require(RedirectURI.parse("http://localhost:\(p1)/callback")), #require(RedirectURI.parse("http://localhost:\(p2)/callback"))]
-        let first = try #require(LoopbackListener.bindFirstFree(uris, state: "S1"))
-        let second = try #require(LoopbackListener.bindFirstFree(uris, state: "S2"))
-        #expect(first.redirectURI.port == p1)
-        #expect(second.redirectURI.port == p2, "the second sign-in gets the next port")
-        #expect(LoopbackListener.bindFirstFree(uris, state: "S3") == nil, "no port left: paste-back only")
-
-        #expect(exchange(first, "GET /other?code=x&state=S1 HTTP/1.1\r\nHost: x\r\n\r\n").hasPrefix("HTTP/1.1 404"))
-        #expect(exchange(first, "POST /callback?code=x&state=S1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").hasPrefix("HTTP/1.1 404"))
-        #expect(exchange(first, "GET /callback?code=x&state=WRONG HTTP/1.1\r\nHost: x\r\n\r\n").hasPrefix("HTTP/1.1 400"))
-        #expect(exchange(first, "garbage\r\n\r\n").hasPrefix("HTTP/1.1 400"))
-        #expect(first.result == nil, "nothing so far may end the sign-in")
-        let ok = exchange(first, "GET /callback?code=the-code&state=S1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        #expect(ok.hasPrefix("HTTP/1.1 200"))
-        #expect(ok.contains("You can close this tab"))
-        #expect(first.result == .success(.code("the-code")))
     }
 }
 
-final class Box: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: String?
-    func set(_ v: String) { lock.withLock { value = v } }
-    func get() -> String? { lock.withLock { value } }
+@Suite("Cache and state directories")
+struct TrustedDirectoryTests {
+    let safe = SafeDirectory()
+
+    func config(cacheDir: String, stateDir: String) throws -> Config {
+        try ConfigParser.parse("""
+            region = us-east-1
+            user_pool_id = us-east-1_X
+            client_id = c
+            issuer = http://127.0.0.1:9/us-east-1_X
+            allowed_domains = example.com
+            allowed_groups = *
+            cache_dir = \(cacheDir)
+            state_dir = \(stateDir)
+            """, path: "test.conf")
+    }
+
+    @Test func cacheDirWithAnUnsafeParentIsNotUsed() throws {
+        let parent = safe.directory("var-gw", mode: 0o775)
+        let c = try config(cacheDir: "\(parent)/cache", stateDir: "\(safe.path)/state")
+        let provider = OIDCProvider(config: c, http: HTTPClient(timeout: 1))
+        #expect(provider.cache == nil)
+        let note = try #require(provider.notes.first)
+        #expect(note.hasPrefix("cache_disabled: ") && note.contains("\(parent) is group-writable (mode 0775)"), "\(note)")
+        #expect(!FileManager.default.fileExists(atPath: "\(parent)/cache"), "nothing is created below an unsafe directory")
+    }
+
+    @Test func cacheDirIsCreatedPrivateBelowASafeParent() throws {
+        let c = try config(cacheDir: "\(safe.path)/cache", stateDir: "\(safe.path)/state")
+        let provider = OIDCProvider(config: c, http: HTTPClient(timeout: 1))
+        let cache = try #require(provider.cache)
+        #expect(cache.directory.ownerAndMode.mode == 0o700)
+        cache.write("jwks", CacheEntry(fetchedAt: 1, expiresAt: 2, body: "{}"))
+        #expect(cache.read("jwks")?.body == "{}")
+    }
+
+    @Test func stateDirWithAnUnsafeParentFailsClosed() throws {
+        let parent = safe.directory("lib-ww", mode: 0o1777)
+        let store = PinStore(stateDir: "\(parent)/state")
+        guard case .unreadable(let why) = store.lookup("alice") else {
+            Issue.record("a pin lookup below a world-writable directory must not say 'no pin'")
+            return
+        }
+        #expect(why.contains("\(parent) is world-writable"), "\(why)")
+        // …which the login decision turns into a refusal.
+        #expect(IdentityPin.check(store.lookup("alice"), account: "alice", issuer: "i", sub: "s").code == .pinUnreadable)
+        let pin = IdentityPin(issuer: "i", sub: "s", email: "a@example.com", pinnedAt: 0)
+        guard case .notRecorded = store.pin("alice", pin) else { Issue.record("pinned below an unsafe directory"); return }
+        #expect(!FileManager.default.fileExists(atPath: "\(parent)/state"))
+    }
+
+    @Test func pinsDirectorySwappedForASymlinkIsRefused() throws {
+        let state = safe.directory("state", mode: 0o700)
+        safe.directory("elsewhere", mode: 0o700)
+        symlink("\(safe.path)/elsewhere", "\(state)/pins")
+        let store = PinStore(stateDir: state)
+        guard case .unreadable(let why) = store.lookup("alice") else { Issue.record("followed a symlinked pins directory"); return }
+        #expect(why.contains("\(state)/pins is a symbolic link"), "\(why)")
+    }
+}
+
+@Suite("Pins")
+struct PinStoreTests {
+    let safe = SafeDirectory()
+
+    func pin(_ sub: String) -> IdentityPin { IdentityPin(issuer: "https://idp", sub: sub, email: "a@example.com", pinnedAt: 1) }
+
+    @Test func firstPinIsRecordedAndReadBack() {
+        let store = PinStore(stateDir: "\(safe.path)/state")
+        #expect(store.lookup("alice") == IdentityPin.Lookup.none)
+        #expect(store.pin("alice", pin("A")) == .recorded)
+        #expect(store.lookup("alice") == .pinned(pin("A")))
+        #expect((try? store.unpin("alice")) == true)
+        #expect(store.lookup("alice") == IdentityPin.Lookup.none)
+    }
+
+    /// Two first sign-ins race: B's pin lands between A's lookup (none) and A's pin().
+    @Test func pinByAnotherSubBetweenLookupAndPinIsRefused() throws {
+        let store = PinStore(stateDir: "\(safe.path)/state")
+        #expect(store.lookup("alice") == IdentityPin.Lookup.none)   // A's login looked: no pin
+        #expect(store.pin("alice", pin("B")) == .recorded)          // B's login pinned first
+        guard case .refused(let r) = store.pin("alice", pin("A")) else {
+            Issue.record("A was admitted over B's pin")
+            return
+        }
+        #expect(r.code == .identityChanged)
+        #expect(r.detail.contains("sub B"), "\(r.detail)")
+        #expect(store.lookup("alice") == .pinned(pin("B")), "B's pin stands")
+    }
+
+    @Test func pinBySameSubBetweenLookupAndPinIsFine() {
+        let store = PinStore(stateDir: "\(safe.path)/state")
+        #expect(store.pin("alice", pin("A")) == .recorded)
+        #expect(store.pin("alice", pin("A")) == .alreadyPinned)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(safe.path)/state/pins")) ?? []
+        #expect(names == ["alice"], "no temporary file left behind: \(names)")
+    }
 }

@@ -190,6 +190,16 @@ class Emulator:
         r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5)
         assert r.status_code == 200, r.text
 
+    def slow(self, **seconds):
+        """The named endpoints answer only after that many seconds until called again without them."""
+        r = requests.post(self.base + "/_emulator/slow", json={"endpoints": seconds}, timeout=5)
+        assert r.status_code == 200, r.text
+
+    def oversize(self, **size):
+        """The named endpoints' bodies are padded to that many bytes until called again without them."""
+        r = requests.post(self.base + "/_emulator/oversize", json={"endpoints": size}, timeout=5)
+        assert r.status_code == 200, r.text
+
     def rotate(self):
         r = requests.post(self.base + "/_emulator/rotate", timeout=30)
         assert r.status_code == 200, r.text
@@ -295,11 +305,11 @@ state_dir = {directory}/state
 class PamSetup:
     """A config file and a pam_wrapper service directory for one test."""
 
-    def __init__(self, workdir, emulator, redirect_uris, extra_config="", service="cognito", module_args=""):
+    def __init__(self, workdir, emulator, redirect_uris, extra_config="", service="cognito", module_args="", **timeouts):
         self.dir = tempfile.mkdtemp(dir=workdir)
         os.chmod(self.dir, 0o755)
         self.service = service
-        self.config = write_test_config(self.dir, emulator, redirect_uris, extra_config=extra_config)
+        self.config = write_test_config(self.dir, emulator, redirect_uris, extra_config=extra_config, **timeouts)
         self.services = os.path.join(self.dir, "pam.d")
         os.mkdir(self.services)
         self.add_service(service, module_args)

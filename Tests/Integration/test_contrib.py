@@ -1,7 +1,9 @@
 """The files an admin copies from contrib/ agree with each other and with the tools that read them."""
 import os
+import pathlib
 import re
 import subprocess
+import tempfile
 
 import yaml
 
@@ -59,8 +61,10 @@ def test_template_matches_the_sample_config():
     assert named and named <= groups, (named, groups)
 
 
-def test_sample_config_parses_with_the_helper(tmp_path):
+def test_sample_config_parses_with_the_helper(workdir):
     """The sample config is valid as shipped (only its secret file is missing on a test machine)."""
+    # Below the root-owned 0755 work directory: under /tmp (pytest's tmp_path) the helper refuses it.
+    tmp_path = pathlib.Path(tempfile.mkdtemp(dir=workdir))
     conf = tmp_path / "cognito-auth.conf"
     text = open(os.path.join(CONTRIB, "config", "cognito-auth.conf")).read()
     # Point discovery at a closed loopback port: tests reach no address off this machine.
