@@ -36,7 +36,7 @@ public enum PamHelper {
             return 1
         }
         channel.debug = start.debug
-        channel.trace("received START v=\(WireMessage.version) user=\(AuditEventValue.escape(start.user)) service=\(AuditEventValue.escape(start.service))")
+        channel.trace("received START v=\(WireMessage.version) user=\(AuditEventValue.escape(start.user)) service=\(AuditEventValue.escape(start.service)) rhost=\(AuditEventValue.escape(start.rhost))")
         func hello(_ seconds: Int) -> Bool {
             channel.trace("sent HELLO timeout=\(seconds)")
             return channel.send(WireMessage("HELLO", [WireMessage.version, String(seconds)]))

@@ -372,7 +372,9 @@ def read_prompt(child):
 
 
 def helper_processes():
-    """PIDs of running `cognito-auth pam-helper` processes (argv, not a pattern over command lines)."""
+    """PIDs of running `cognito-auth pam-helper` processes of this test run: those executing this
+    process's copy of the helper (module_helper()), so another run's helpers are not counted."""
+    exe = module_helper()
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -380,9 +382,11 @@ def helper_processes():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
+            if os.readlink(f"/proc/{pid}/exe") != exe:
+                continue
         except OSError:
             continue
-        if len(argv) >= 2 and argv[0].endswith(b"cognito-auth") and argv[1] == b"pam-helper":
+        if len(argv) >= 2 and argv[1] == b"pam-helper":
             pids.append(int(pid))
     return pids
 
