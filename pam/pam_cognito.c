@@ -22,13 +22,15 @@
 #include <security/pam_ext.h>
 
 #define HELPER_FD 3
-#define MAX_FRAME 65536         /* bytes in one frame, its 4-byte length included */
+#define HEADER 4                /* bytes of a frame's length field */
+#define MAX_FRAME 65536         /* bytes in one frame, its length field included */
 #define MAX_CONV 4              /* messages in one CONV */
 #define HELLO_MS 10000          /* from fork to HELLO */
 #define GRACE_MS 5000           /* added to HELLO's timeout */
 #define EXIT_MS 2000            /* from RESULT (or EOF) to the helper's exit */
 #define DATA_KEY "pam_cognito_auth_result"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define VALUE(arg, key) (strncmp((arg), key, sizeof(key) - 1) == 0 ? (arg) + sizeof(key) - 1 : NULL)
 #define ERR(pamh, ...) pam_syslog((pamh), LOG_AUTHPRIV | LOG_ERR, __VA_ARGS__)
 #define DBG(s, ...) do { if ((s)->debug) \
 	pam_syslog((s)->pamh, LOG_AUTHPRIV | LOG_DEBUG, __VA_ARGS__); } while (0)
@@ -156,7 +158,7 @@ static void exec_helper(int sock, const char *path)
 	/* F_SETFD too: a dup2 of fd 3 onto itself would keep its CLOEXEC. */
 	if (dup2(sock, HELPER_FD) != HELPER_FD || fcntl(HELPER_FD, F_SETFD, 0) != 0) _exit(127);
 	if ((null = open("/dev/null", O_RDWR)) < 0) _exit(127);
-	for (int fd = 0; fd <= 2; fd++)
+	for (int fd = 0; fd <= STDERR_FILENO; fd++)
 		if (fd != null && dup2(null, fd) != fd) _exit(127);
 	if (chdir("/") == 0 && close_range(HELPER_FD + 1, ~0U, 0) == 0)    /* Linux >= 5.9 */
 		execve(path, argv, envp);
@@ -218,11 +220,11 @@ static int xfer(struct session *s, char *p, size_t n, int out)
 /* A frame: 4-byte big-endian body length, then the body: NUL-terminated fields, split in place. */
 static int read_frame(struct session *s)
 {
-	unsigned char h[4];
+	unsigned char h[HEADER];
 	size_t len, i;
 	int rc;
 	if ((rc = xfer(s, (char *)h, sizeof(h), 0)) != IO_OK) return rc;
-	len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+	for (len = 0, i = 0; i < sizeof(h); i++) len = len << 8 | h[i];
 	if (len == 0 || len > MAX_FRAME - sizeof(h)) return BAD(s, "frame length is not 1..65532");
 	if ((rc = xfer(s, s->buf, len, 0)) != IO_OK)
 		return rc == IO_EOF ? BAD(s, "frame cut short by EOF") : rc;
@@ -237,7 +239,7 @@ static int read_frame(struct session *s)
 /* Sends the frame of these fields. Its buffer is wiped: an ANSWER holds secrets. */
 static int send_frame(struct session *s, const char *const *f, size_t n)
 {
-	size_t i, total = 4;
+	size_t i, total = HEADER;
 	char *b, *p;
 	int rc;
 	for (i = 0; i < n; i++) total += strlen(f[i]) + 1;
@@ -245,8 +247,8 @@ static int send_frame(struct session *s, const char *const *f, size_t n)
 		ERR(s->pamh, "%s of %zu bytes not sent: too long, or out of memory", f[0], total);
 		return IO_BAD;
 	}
-	for (i = 0; i < 4; i++) b[i] = (char)((total - 4) >> (24 - 8 * i));
-	for (p = b + 4, i = 0; i < n; i++) p = stpcpy(p, f[i]) + 1;
+	for (i = 0; i < HEADER; i++) b[i] = (char)((total - HEADER) >> (8 * (HEADER - 1 - i)));
+	for (p = b + HEADER, i = 0; i < n; i++) p = stpcpy(p, f[i]) + 1;
 	rc = xfer(s, b, total, 1);
 	wipe_free(b, total);
 	return rc;
@@ -352,8 +354,8 @@ static int parse_args(pam_handle_t *pamh, int argc, const char **argv, struct se
 	s->config = "/etc/cognito-auth/cognito-auth.conf";
 	s->helper = "/usr/sbin/cognito-auth";
 	for (int i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "config=", 7) == 0) s->config = argv[i] + 7;
-		else if (strncmp(argv[i], "helper=", 7) == 0) s->helper = argv[i] + 7;
+		if (VALUE(argv[i], "config=")) s->config = VALUE(argv[i], "config=");
+		else if (VALUE(argv[i], "helper=")) s->helper = VALUE(argv[i], "helper=");
 		else if (strcmp(argv[i], "debug") == 0) s->debug = 1;
 		else if (strcmp(argv[i], "ignore_unknown_user") == 0) s->ignore_unknown_user = 1;
 		else return ERR(pamh, "unknown module argument: %s", argv[i]), PAM_SERVICE_ERR;
