@@ -23,9 +23,11 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // prctl(2) and SO_PEERCRED for the pam-helper's first steps (pam/PROTOCOL.md).
+        .target(name: "CHelperShims"),
         .target(
             name: "CognitoAuthRuntime",
-            dependencies: ["CognitoAuthCore"]
+            dependencies: ["CognitoAuthCore", "CHelperShims"]
         ),
         .target(
             name: "CognitoEmulator",

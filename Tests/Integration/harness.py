@@ -1,10 +1,12 @@
 """Shared pieces of the integration tests: the built artifacts, a real rsyslogd, the Cognito
 emulator process, local accounts, a test browser, and pamtester under pam_wrapper."""
+import atexit
 import html
 import json
 import os
 import pwd
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -31,6 +33,43 @@ PAM_USER_UNKNOWN = "User not known to the underlying authentication module"
 PAM_AUTHINFO_UNAVAIL = "Authentication service cannot retrieve authentication info"
 PAM_SERVICE_ERR = "Error in service module"
 PAM_PERM_DENIED = "Permission denied"
+
+
+# ---------------------------------------------------------------- safe copies of helpers
+
+# pam_cognito.so runs a helper only if every directory from / down to it is root-owned and not
+# group/world-writable (pam/PROTOCOL.md). A checkout need not be such a path (CI clones into a
+# user's directory), so the module is given copies in a directory of this pytest process.
+SAFE_BIN = f"/run/cognito-auth-itest/bin-{os.getpid()}"
+
+
+def safe_bin():
+    """SAFE_BIN, made root-owned 0755 (as its parents) on first use and removed at exit."""
+    if not os.path.isdir(SAFE_BIN):
+        for d in ("/run/cognito-auth-itest", SAFE_BIN):
+            os.makedirs(d, mode=0o755, exist_ok=True)
+            os.chown(d, 0, 0)
+            os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, SAFE_BIN, True)
+    return SAFE_BIN
+
+
+def safe_copy(src, name=None):
+    """A root-owned 0755 copy of file or directory `src` in safe_bin(), made once per process."""
+    dst = os.path.join(safe_bin(), name or os.path.basename(src))
+    if not os.path.exists(dst):
+        tmp = dst + ".tmp"
+        (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, tmp)
+        for path in [tmp] + [os.path.join(r, f) for r, ds, fs in os.walk(tmp) for f in ds + fs]:
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o755)
+        os.rename(tmp, dst)
+    return dst
+
+
+def module_helper():
+    """The built cognito-auth as pam_cognito.so may run it (`helper=`)."""
+    return safe_copy(HELPER)
 
 
 def free_port():
@@ -317,8 +356,8 @@ class PamSetup:
     def add_service(self, name, module_args=""):
         """A pam_wrapper service file NAME (pamtester's service argument becomes PAM_SERVICE)."""
         with open(os.path.join(self.services, name), "w") as f:
-            f.write(f"auth required {MODULE} config={self.config} helper={HELPER} {module_args}\n")
-            f.write(f"account required {MODULE} config={self.config} helper={HELPER}\n")
+            f.write(f"auth required {MODULE} config={self.config} helper={module_helper()} {module_args}\n")
+            f.write(f"account required {MODULE} config={self.config} helper={module_helper()}\n")
 
     def env(self):
         e = dict(os.environ)
@@ -344,7 +383,9 @@ def read_prompt(child):
 
 
 def helper_processes():
-    """PIDs of running `cognito-auth pam-helper` processes (argv, not a pattern over command lines)."""
+    """PIDs of running `cognito-auth pam-helper` processes of this test run: those executing this
+    process's copy of the helper (module_helper()), so another run's helpers are not counted."""
+    exe = module_helper()
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -352,9 +393,11 @@ def helper_processes():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
+            if os.readlink(f"/proc/{pid}/exe") != exe:
+                continue
         except OSError:
             continue
-        if len(argv) >= 2 and argv[0].endswith(b"cognito-auth") and argv[1] == b"pam-helper":
+        if len(argv) >= 2 and argv[1] == b"pam-helper":
             pids.append(int(pid))
     return pids
 
