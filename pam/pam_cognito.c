@@ -1,4 +1,4 @@
-/* pam_cognito.so: runs `cognito-auth pam-helper` (DESIGN.md §1), relays its conversation and maps
+/* pam_cognito.so: runs the helper (docs/ARCHITECTURE.md §1), relays its conversation and maps
  * its RESULT to a PAM code (pam/PROTOCOL.md). PAM_SUCCESS comes only from a well-formed RESULT
  * "allowed" for PAM_USER, EOF, then exit 0. All paths end at `done:`, where reap() kills, reaps. */
 #define _GNU_SOURCE
@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
 #include <security/pam_modules.h>
 #include <security/pam_ext.h>
 
@@ -305,7 +304,8 @@ static int talk(struct session *s, const char *user)
 {
 	pam_handle_t *h = s->pamh;
 	const char *start[] = { "START", "2", user, item(h, PAM_SERVICE), item(h, PAM_RHOST),
-		item(h, PAM_RUSER), item(h, PAM_TTY), s->config, s->debug ? "1" : "0" };
+		item(h, PAM_RUSER), item(h, PAM_TTY), s->config,     /* flags: 1 debug + 2 ignore_unknown_user */
+		(const char *const[]){ "0", "1", "2", "3" }[s->debug + 2 * s->ignore_unknown_user] };
 	int conv_failed = 0, code, rc;
 	char *t, extra;
 	long secs;

@@ -111,10 +111,12 @@ final class FrameReader {
             case .success(nil):
                 break
             }
-            let ready = pollReadable(listener.map { [fd, $0.fd] } ?? [fd], until: deadline)
-            if ready.isEmpty { return .timedOut }
-            if let listener, ready.contains(listener.fd) { listener.handleReadable() }
-            guard ready.contains(fd) else { continue }
+            // The listener is served meanwhile; it may wake us early (a connection's own deadline).
+            let ready = listener?.pollServing([fd], until: deadline) ?? pollReadable([fd], until: deadline)
+            guard ready.contains(fd) else {
+                if deadline.passed { return .timedOut }
+                continue
+            }
             var chunk = [UInt8](repeating: 0, count: 4096)
             let n = chunk.withUnsafeMutableBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return -1 }

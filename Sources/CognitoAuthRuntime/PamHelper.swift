@@ -75,7 +75,7 @@ public enum PamHelper {
 
         let engine = LoginEngine(loaded: loaded)
         let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost,
-                                recordPin: true, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
+                                recordPin: true, unknownUserAtOnce: start.ignoreUnknownUser, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
         var decision = report.decision
         // Only an allowed decision for exactly PAM_USER goes back as allowed.
         if decision.outcome == .allowed && decision.localUser != start.user {

@@ -2,6 +2,7 @@
 built pam_cognito.so, the built cognito-auth helper, the Cognito emulator, a test browser and a
 real rsyslogd collecting the audit lines."""
 import itertools
+import os
 import time
 import urllib.parse
 
@@ -222,3 +223,18 @@ def test_debug_makes_the_helper_log_each_protocol_step_but_never_the_pasted_code
 
 def test_no_helper_process_is_left_behind(pam):
     assert helper_processes() == []
+
+
+def test_ignore_unknown_user_answers_at_once_without_a_prompt(workdir, emulator, redirect_uris, syslog, accounts):
+    # With ignore_unknown_user an account this host does not have is not ours to decide: the helper
+    # answers before any prompt and the module returns PAM_IGNORE, so the stack goes on.
+    accounts.absent("erin-nosuch")
+    pam = PamSetup(workdir, emulator, redirect_uris, module_args="ignore_unknown_user")
+    with open(os.path.join(pam.services, pam.service), "a") as f:
+        f.write("auth required pam_permit.so\n")
+    host = rhost()
+    out = pam_result(pam.pamtester("erin-nosuch", host), timeout=15)
+    assert PAM_SUCCESS in out, out           # pam_permit decided; our module was ignored
+    assert "oauth2/authorize" not in out and "Redirect URL" not in out
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("unknown_user", "no_local_account")

@@ -248,7 +248,7 @@ def test_right_answer_for_pam_user_authenticates_and_info_comes_before_prompt(st
     rec = stack.record()
     assert rec["start"] == {"v": "2", "user": "alice", "service": "svc", "rhost": "203.0.113.9",
                             "ruser": "remote", "tty": "pts/7", "config": str(stack.conf_path),
-                            "debug": "0"}
+                            "flags": "0"}
     assert rec["verb"] == "ANSWER" and len(rec["answers"]) == 1
 
 
@@ -357,7 +357,7 @@ def test_debug_hands_the_steps_to_the_helper_and_logs_only_the_result_never_the_
     assert_code(run, "PAM_SUCCESS")
     assert run.log_has("authenticate returns Success"), run.logs
     assert not any("4711" in line for line in run.logs)
-    assert stack.record()["start"]["debug"] == "1"
+    assert stack.record()["start"]["flags"] == "1"
 
 
 # A PAM application made with ctypes, so a test can count conversation calls
@@ -517,6 +517,7 @@ def test_ignore_unknown_user_makes_the_module_ignored(stack):
     run = stack.run()
     assert_code(run, "PAM_SUCCESS")   # a module that returned PAM_IGNORE does not count
     assert run.log_has("authenticate returns " + _strerror(PAM["PAM_IGNORE"]))
+    assert stack.record()["start"]["flags"] == "3", "START tells the helper debug (1) + ignore_unknown_user (2)"
 
     stack.service(conf={"outcome": "unknown_user"}, text=stack.line("well_behaved") + permit_after)
     assert_code(stack.run(), "PAM_USER_UNKNOWN")

@@ -100,26 +100,31 @@ public struct HelperStart: Sendable, Equatable {
     public var tty: String
     public var configPath: String
     public var debug: Bool
+    /// The module's `ignore_unknown_user`: an account this host does not have is answered at once.
+    public var ignoreUnknownUser: Bool
 
-    public init(user: String, service: String, rhost: String = "", ruser: String = "", tty: String = "", configPath: String, debug: Bool = false) {
+    public init(user: String, service: String, rhost: String = "", ruser: String = "", tty: String = "", configPath: String,
+                debug: Bool = false, ignoreUnknownUser: Bool = false) {
         self.user = user; self.service = service; self.rhost = rhost; self.ruser = ruser
-        self.tty = tty; self.configPath = configPath; self.debug = debug
+        self.tty = tty; self.configPath = configPath; self.debug = debug; self.ignoreUnknownUser = ignoreUnknownUser
     }
 
-    /// `START 2 user service rhost ruser tty config debug`, exactly.
+    /// `START 2 user service rhost ruser tty config flags`, exactly; `flags` is one digit, the sum
+    /// of 1 (debug) and 2 (ignore_unknown_user).
     public static func from(_ m: WireMessage) -> Result<HelperStart, Refusal> {
         guard m.verb == "START" else { return .failure(Refusal(.protocolError, "expected START, got \(m.verb)")) }
         guard m.fields.first == WireMessage.version else { return .failure(Refusal(.protocolError, "unsupported protocol version")) }
         guard m.fields.count == 8 else { return .failure(Refusal(.protocolError, "START has \(m.fields.count) fields, not 8")) }
         let f = m.fields
-        guard !f[1].isEmpty, !f[6].isEmpty, f[7] == "0" || f[7] == "1" else {
-            return .failure(Refusal(.protocolError, "START lacks user or config, or debug is not 0 or 1"))
+        guard !f[1].isEmpty, !f[6].isEmpty, let flags = ["0", "1", "2", "3"].firstIndex(of: f[7]) else {
+            return .failure(Refusal(.protocolError, "START lacks user or config, or flags is not 0..3"))
         }
         return .success(HelperStart(user: f[1], service: f[2], rhost: f[3], ruser: f[4], tty: f[5],
-                                    configPath: f[6], debug: f[7] == "1"))
+                                    configPath: f[6], debug: flags & 1 != 0, ignoreUnknownUser: flags & 2 != 0))
     }
 
     public var message: WireMessage {
-        WireMessage("START", [WireMessage.version, user, service, rhost, ruser, tty, configPath, debug ? "1" : "0"])
+        WireMessage("START", [WireMessage.version, user, service, rhost, ruser, tty, configPath,
+                              String((debug ? 1 : 0) + (ignoreUnknownUser ? 2 : 0))])
     }
 }

@@ -10,7 +10,7 @@ import os
 import socket
 import struct
 
-START_FIELDS = ["v", "user", "service", "rhost", "ruser", "tty", "config", "debug"]
+START_FIELDS = ["v", "user", "service", "rhost", "ruser", "tty", "config", "flags"]
 
 
 def frame(*fields):
