@@ -4,8 +4,8 @@ import PackageDescription
 // Dependencies, and why each is here (README "Dependencies"):
 // - swift-crypto: SHA-256 for PKCE/at_hash and RSA PKCS#1 v1.5 verification (CryptoExtras).
 // - swift-argument-parser: the CLI's subcommands, help and exit codes.
-// HTTP uses the toolchain's FoundationNetworking (URLSession over the system libcurl), so no
-// second TLS stack is built into the helper.
+// - system libcurl (CCurl): the one HTTP client of the helper and the CLI; the system's TLS and CA
+//   store, no second TLS stack built in, and `ca_file` honoured as CURLOPT_CAINFO.
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "CognitoAuthCore",
             dependencies: [
@@ -25,7 +26,7 @@ let package = Package(
         ),
         .target(
             name: "CognitoAuthRuntime",
-            dependencies: ["CognitoAuthCore"]
+            dependencies: ["CognitoAuthCore", "CCurl"]
         ),
         .target(
             name: "CognitoEmulator",

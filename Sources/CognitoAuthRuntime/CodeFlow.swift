@@ -103,7 +103,7 @@ public final class CodeFlow: SignInMethod {
         guard let code else {
             return .failure(FlowFailure(.denied, Refusal(.cancelled, "no authorization code")))
         }
-        return exchange(code: code, redirectURI: redirect.string)
+        return exchange(code: code, redirectURI: redirect.string, deadline: deadline)
     }
 
     func waitForCallback(_ listener: LoopbackListener, upTo deadline: Deadline) {
@@ -132,7 +132,7 @@ public final class CodeFlow: SignInMethod {
     }
 
     /// POST /oauth2/token (RFC 6749 §4.1.3 + RFC 7636 §4.5).
-    func exchange(code: String, redirectURI: String) -> Result<TokenSet, FlowFailure> {
+    func exchange(code: String, redirectURI: String, deadline: Deadline) -> Result<TokenSet, FlowFailure> {
         var form: [(String, String)] = [
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -144,7 +144,7 @@ public final class CodeFlow: SignInMethod {
         let response: HTTPResponseData
         do {
             response = try http.postForm(metadata.tokenEndpoint, form: form,
-                                         basicAuth: clientSecret.map { (config.clientId, $0) })
+                                         basicAuth: clientSecret.map { (config.clientId, $0) }, deadline: deadline)
         } catch {
             return .failure(FlowFailure(.unavailable, Refusal(.idpUnavailable, "token endpoint: \(error.description)")))
         }

@@ -72,7 +72,7 @@ public final class LoginEngine {
 
         let metadata: ProviderMetadata
         do {
-            metadata = try provider.metadata()
+            metadata = try provider.metadata(deadline: deadline)
             record("discovery", true, metadata.issuer)
         } catch {
             return fail(.unavailable, providerRefusal(error), step: "discovery")
@@ -90,7 +90,7 @@ public final class LoginEngine {
         }
 
         var keys: JWKSet
-        do { keys = try provider.keys() } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+        do { keys = try provider.keys(deadline: deadline) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
         let expect = TokenExpectations(issuer: config.issuer, clientId: config.clientId, nonce: method.expectedNonce,
                                        accessToken: tokens.accessToken, clockSkew: config.clockSkew,
                                        requireEmailVerified: config.requireEmailVerified, now: clock())
@@ -98,7 +98,7 @@ public final class LoginEngine {
         if verdict.failure?.code == .unknownKid {
             // Keys rotate: fetch once more before calling the kid unknown.
             let kid = verdict.failure?.detail ?? ""
-            do { keys = try provider.keysAfterUnknownKid(kid) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
+            do { keys = try provider.keysAfterUnknownKid(kid, deadline: deadline) } catch { return fail(.unavailable, providerRefusal(error), step: "JWKS") }
             verdict = TokenVerifier.verify(tokens.idToken, keys: keys, expect: expect)
         }
         record("JWKS", true, "\(keys.keys.count) keys")

@@ -86,7 +86,7 @@ public final class OIDCProvider: @unchecked Sendable {
         }
     }
 
-    public func metadata() throws(ProviderError) -> ProviderMetadata {
+    public func metadata(deadline: Deadline) throws(ProviderError) -> ProviderMetadata {
         if let m = metadataValue { return m }
         let t = now().timeIntervalSince1970
         if let entry = cache?.read("discovery"), entry.isFresh(now: t),
@@ -95,7 +95,7 @@ public final class OIDCProvider: @unchecked Sendable {
             return m
         }
         let response: HTTPResponseData
-        do { response = try http.get(config.discoveryURL) } catch { throw .unreachable(error.description) }
+        do { response = try http.get(config.discoveryURL, deadline: deadline) } catch { throw .unreachable(error.description) }
         guard response.status == 200 else {
             throw .invalid(Refusal(.discoveryInvalid, "discovery \(config.discoveryURL) answered HTTP \(response.status)"))
         }
@@ -110,7 +110,7 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// The signing keys: from memory, else the disk cache while fresh, else the JWKS endpoint —
     /// and if that is unreachable, a stale cached JWKS (stale-if-error, noted for the audit line).
-    public func keys() throws(ProviderError) -> JWKSet {
+    public func keys(deadline: Deadline) throws(ProviderError) -> JWKSet {
         if let k = keysValue { return k }
         let t = now().timeIntervalSince1970
         let cached = cache?.read("jwks")
@@ -119,7 +119,7 @@ public final class OIDCProvider: @unchecked Sendable {
             return k
         }
         do {
-            return try fetchKeys()
+            return try fetchKeys(deadline: deadline)
         } catch .unreachable(let why) {
             if let entry = cached, t - entry.fetchedAt < Self.staleIfErrorLimit,
                case .success(let k) = JWKSet.parse(Data(entry.body.utf8)) {
@@ -135,18 +135,18 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// Called when a token names a kid the keys lack: fetch the JWKS again, unless any process did so
     /// in the last `refetchInterval` seconds (a flood of bad kids must not become a flood of fetches).
-    public func keysAfterUnknownKid(_ kid: String) throws(ProviderError) -> JWKSet {
+    public func keysAfterUnknownKid(_ kid: String, deadline: Deadline) throws(ProviderError) -> JWKSet {
         if let cache, !cache.claimRefetch(now: now().timeIntervalSince1970, interval: Self.refetchInterval) {
             notes.append("jwks_refetch_suppressed: kid \(kid) unknown; the JWKS was refetched less than \(Int(Self.refetchInterval)) s ago")
-            return try keys()
+            return try keys(deadline: deadline)
         }
-        return try fetchKeys()
+        return try fetchKeys(deadline: deadline)
     }
 
-    private func fetchKeys() throws(ProviderError) -> JWKSet {
-        let meta = try metadata()
+    private func fetchKeys(deadline: Deadline) throws(ProviderError) -> JWKSet {
+        let meta = try metadata(deadline: deadline)
         let response: HTTPResponseData
-        do { response = try http.get(meta.jwksURI) } catch { throw .unreachable(error.description) }
+        do { response = try http.get(meta.jwksURI, deadline: deadline) } catch { throw .unreachable(error.description) }
         if response.status >= 500 {
             // A server error is an outage, not a verdict on the keys: stale-if-error applies (RFC 5861).
             throw .unreachable("JWKS \(meta.jwksURI) answered HTTP \(response.status)")
