@@ -6,6 +6,7 @@ import PackageDescription
 // - swift-argument-parser: the CLI's subcommands, help and exit codes.
 // - system libcurl (CCurl): the one HTTP client of the helper and the CLI; the system's TLS and CA
 //   store, no second TLS stack built in, and `ca_file` honoured as CURLOPT_CAINFO.
+// - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -17,6 +18,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CognitoAuthCore",
             dependencies: [
@@ -32,6 +34,7 @@ let package = Package(
             name: "CognitoEmulator",
             dependencies: [
                 "CognitoAuthCore",
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
