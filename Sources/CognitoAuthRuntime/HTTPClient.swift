@@ -102,9 +102,8 @@ public final class HTTPClient: Sendable {
         }
 
         guard Self.libraryReady else { throw fail("libcurl could not be initialised") }
-        guard let handle = curl_easy_init() else { throw fail("libcurl could not start a transfer") }
-        defer { curl_easy_cleanup(handle) }
-
+        // Everything libcurl is handed by pointer stays alive until curl_easy_cleanup (the defer
+        // below runs first, and keeps `transfer` and `form` from being released early by ARC).
         let transfer = Transfer(maxBody: Self.maxBodyBytes, maxHeaders: Self.maxHeaderBytes)
         let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
         errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -119,6 +118,8 @@ public final class HTTPClient: Sendable {
             guard let list = curl_slist_append(requestHeaders, h) else { throw fail("out of memory") }
             requestHeaders = list
         }
+        guard let handle = curl_easy_init() else { throw fail("libcurl could not start a transfer") }
+        defer { withExtendedLifetime((transfer, form)) { curl_easy_cleanup(handle) } }
 
         var refused: String? = nil
         func set(_ name: String, _ rc: CURLcode) { if rc != CURLE_OK, refused == nil { refused = name } }
@@ -143,14 +144,18 @@ public final class HTTPClient: Sendable {
         set("HEADERFUNCTION", cognito_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, receiveHeader))
         set("HEADERDATA", cognito_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
         if body != nil {
-            set("POST", cognito_curl_setopt_long(handle, CURLOPT_POST, 1))
+            // A POST always has its fields set: without them libcurl would read the body from stdin.
             set("POSTFIELDSIZE", cognito_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, form.count))
-            set("POSTFIELDS", cognito_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, form.base))
+            if let fields = form.base {
+                set("POSTFIELDS", cognito_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, fields))
+            } else {
+                set("COPYPOSTFIELDS", cognito_curl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""))
+            }
         }
         // An option this libcurl lacks would weaken what we promise: refuse rather than go on.
         if let refused { throw fail("libcurl refused CURLOPT_\(refused) (libcurl 7.85 or later is needed)") }
 
-        let rc = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
+        let rc = curl_easy_perform(handle)
         if rc != CURLE_OK {
             if transfer.bodyOverCap { throw fail("response body over \(Self.maxBodyBytes) bytes; stopped reading") }
             if transfer.headersOverCap { throw fail("response headers over \(Self.maxHeaderBytes) bytes; stopped reading") }

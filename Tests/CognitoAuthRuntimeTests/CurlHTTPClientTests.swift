@@ -83,6 +83,14 @@ struct CurlHTTPClientTests {
         #expect(JSONValue.parseObject(r.body)?["error"]?.stringValue?.hasPrefix("invalid_") == true, "\(r.body.count) bytes")
     }
 
+    /// An empty form is an empty body, not libcurl's default of reading one from stdin.
+    @Test func anEmptyFormIsAnEmptyBody() throws {
+        let e = try Self.emulator()
+        defer { e.stop() }
+        let r = try HTTPClient(timeout: 5).postForm(e.tokenEndpoint, form: [], basicAuth: nil, deadline: .after(seconds: 5))
+        #expect(r.status == 401, "the emulator asks a client without credentials who it is")
+    }
+
     @Test func redirectsAreNotFollowed() throws {
         let e = try Self.emulator()
         defer { e.stop() }

@@ -1,5 +1,6 @@
 """Shared pieces of the integration tests: the built artifacts, a real rsyslogd, the Cognito
 emulator process, local accounts, a test browser, and pamtester under pam_wrapper."""
+import contextlib
 import html
 import json
 import os
@@ -208,6 +209,18 @@ class Emulator:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def sample_pool(redirect_uris, **emulator_args):
+    """An emulator holding the two sample people (alice in linux-admins, bob in staff); stopped on exit."""
+    e = Emulator(redirect_uris, **emulator_args)
+    try:
+        e.add_user(*ALICE, groups=["linux-admins"])
+        e.add_user(*BOB, groups=["staff"])
+        yield e
+    finally:
+        e.stop()
 
 
 # ---------------------------------------------------------------- browser

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import (ALICE, BOB, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, Emulator, PamSetup, kv_fields, pam_result,
-                     sign_in_through_pam)
+from harness import (ALICE, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, Emulator, PamSetup, kv_fields, pam_result,
+                     sample_pool, sign_in_through_pam)
 # doctor's own harness (a test sshd_config, a test pam.d and the host key `sshd -T` needs).
 from test_cli import GOOD_SSHD, doctor, host_key, marks, pam_dir, sshd_config  # noqa: F401 (host_key: a fixture)
 
@@ -101,13 +101,8 @@ def pki(workdir):
 def emulator(pki, redirect_uris):
     """HTTPS on 127.0.0.1 with a certificate for localhost and 127.0.0.1 from the test CA; the
     admin calls and the browser verify it against that CA too."""
-    e = Emulator(redirect_uris, tls=pki.leaf("localhost"), verify=pki.ca)
-    try:
-        e.add_user(*ALICE, groups=["linux-admins"])
-        e.add_user(*BOB, groups=["staff"])
+    with sample_pool(redirect_uris, tls=pki.leaf("localhost"), verify=pki.ca) as e:
         yield e
-    finally:
-        e.stop()
 
 
 # The emulators with broken certificates need no users: every login against them ends at discovery
