@@ -4,8 +4,9 @@ import PackageDescription
 // Dependencies, and why each is here (README "Dependencies"):
 // - swift-crypto: SHA-256 for PKCE/at_hash and RSA PKCS#1 v1.5 verification (CryptoExtras).
 // - swift-argument-parser: the CLI's subcommands, help and exit codes.
-// HTTP uses the toolchain's FoundationNetworking (URLSession over the system libcurl), so no
-// second TLS stack is built into the helper.
+// - system libcurl (CCurl): the one HTTP client of the helper and the CLI; the system's TLS and CA
+//   store, no second TLS stack built in, and `ca_file` honoured as CURLOPT_CAINFO.
+// - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -16,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CognitoAuthCore",
             dependencies: [
@@ -27,12 +30,13 @@ let package = Package(
         .target(name: "CHelperShims"),
         .target(
             name: "CognitoAuthRuntime",
-            dependencies: ["CognitoAuthCore", "CHelperShims"]
+            dependencies: ["CognitoAuthCore", "CHelperShims", "CCurl"]
         ),
         .target(
             name: "CognitoEmulator",
             dependencies: [
                 "CognitoAuthCore",
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -1,6 +1,7 @@
 """Shared pieces of the integration tests: the built artifacts, a real rsyslogd, the Cognito
 emulator process, local accounts, a test browser, and pamtester under pam_wrapper."""
 import atexit
+import contextlib
 import html
 import json
 import os
@@ -199,12 +200,18 @@ def kv_fields(line):
 # ---------------------------------------------------------------- emulator
 
 class Emulator:
-    def __init__(self, redirect_uris, client_secret=CLIENT_SECRET):
+    """`cognito-auth emulator` as a process. With `tls=(cert, key)` it serves HTTPS only and
+    `verify` (the CA that issued the certificate, for `requests`) is what this side trusts."""
+
+    def __init__(self, redirect_uris, client_secret=CLIENT_SECRET, tls=None, verify=True):
         args = [HELPER, "emulator", "--port", "0", "--client-id", CLIENT_ID]
         if client_secret:
             args += ["--client-secret", client_secret]
         for u in redirect_uris:
             args += ["--redirect-uri", u]
+        if tls:
+            args += ["--tls", *tls]
+        self.verify = verify
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -212,21 +219,21 @@ class Emulator:
         info = json.loads(line)
         self.port = info["port"]
         self.issuer = info["issuer"]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = info["base_url"]
 
     def add_user(self, email, password, groups=(), email_verified=True, **extra):
         body = {"email": email, "password": password, "groups": list(groups), "email_verified": email_verified}
         body.update(extra)
-        r = requests.post(self.base + "/_emulator/users", json=body, timeout=5)
+        r = requests.post(self.base + "/_emulator/users", json=body, timeout=5, verify=self.verify)
         assert r.status_code == 201, r.text
 
     def fault(self, name):
-        r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5)
+        r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5, verify=self.verify)
         assert r.status_code == 200, r.text
 
     def outage(self, *endpoints):
         """The named endpoints answer 503 until called again without them."""
-        r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5)
+        r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5, verify=self.verify)
         assert r.status_code == 200, r.text
 
     def slow(self, **seconds):
@@ -240,12 +247,12 @@ class Emulator:
         assert r.status_code == 200, r.text
 
     def rotate(self):
-        r = requests.post(self.base + "/_emulator/rotate", timeout=30)
+        r = requests.post(self.base + "/_emulator/rotate", timeout=30, verify=self.verify)
         assert r.status_code == 200, r.text
         return r.json()
 
     def stats(self):
-        return requests.get(self.base + "/_emulator/stats", timeout=5).json()
+        return requests.get(self.base + "/_emulator/stats", timeout=5, verify=self.verify).json()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -253,11 +260,27 @@ class Emulator:
             self.proc.wait(10)
 
 
+@contextlib.contextmanager
+def sample_pool(redirect_uris, **emulator_args):
+    """An emulator holding the two sample people (alice in linux-admins, bob in staff); stopped on exit."""
+    e = Emulator(redirect_uris, **emulator_args)
+    try:
+        e.add_user(*ALICE, groups=["linux-admins"])
+        e.add_user(*BOB, groups=["staff"])
+        yield e
+    finally:
+        e.stop()
+
+
 # ---------------------------------------------------------------- browser
 
 class Browser:
     """Plays the person's browser: opens the authorize URL, fills the hosted UI's sign-in form and
-    returns the redirect Location (without following it)."""
+    returns the redirect Location (without following it). `verify`: the CA bundle it trusts for
+    https (True: the system store), as `requests` takes it."""
+
+    def __init__(self, verify=True):
+        self.verify = verify
 
     def sign_in(self, authorize_url, email, password):
         s = requests.Session()
@@ -265,7 +288,7 @@ class Browser:
         host = urllib.parse.urlsplit(authorize_url).netloc
         for _ in range(5):
             # Cognito sends /oauth2/authorize on to its hosted UI's /login; follow only that host.
-            r = s.get(url, allow_redirects=False, timeout=10)
+            r = s.get(url, allow_redirects=False, timeout=10, verify=self.verify)   # per request: REQUESTS_CA_BUNDLE overrides a session's
             if r.status_code not in (301, 302, 303) or urllib.parse.urlsplit(
                     urllib.parse.urljoin(url, r.headers["Location"])).netloc != host:
                 break
@@ -274,7 +297,8 @@ class Browser:
         m = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', r.text)
         assert m, r.text[:500]
         action = urllib.parse.urljoin(url, html.unescape(m.group(1)))
-        r = s.post(action, data={"username": email, "password": password}, allow_redirects=False, timeout=10)
+        r = s.post(action, data={"username": email, "password": password}, allow_redirects=False, timeout=10,
+                   verify=self.verify)
         assert r.status_code == 302, (r.status_code, r.text[:300])
         return r.headers["Location"]
 
@@ -348,6 +372,7 @@ class PamSetup:
         self.dir = tempfile.mkdtemp(dir=workdir)
         os.chmod(self.dir, 0o755)
         self.service = service
+        self.browser_verify = getattr(emulator, "verify", True)   # what the browser trusts for https
         self.config = write_test_config(self.dir, emulator, redirect_uris, extra_config=extra_config, **timeouts)
         self.services = os.path.join(self.dir, "pam.d")
         os.mkdir(self.services)
@@ -408,10 +433,10 @@ def pam_result(child, timeout=30):
     return child.before
 
 
-def answer_prompt(child, url, credentials, paste=True):
+def answer_prompt(child, url, credentials, paste=True, verify=True):
     """Plays the person at a "Redirect URL:" prompt: signs in with the browser, then pastes the
     redirect address, or lets the browser land on the helper's listener and presses Enter."""
-    location = Browser().sign_in(url, *credentials)
+    location = Browser(verify).sign_in(url, *credentials)
     if paste:
         child.sendline(location)
     else:
@@ -427,5 +452,5 @@ def sign_in_through_pam(pam, user, credentials, host, paste=True, service=None, 
     _, url = read_prompt(child)
     if url_check:
         url_check(url)
-    answer_prompt(child, url, credentials, paste)
+    answer_prompt(child, url, credentials, paste, verify=pam.browser_verify)
     return pam_result(child)
