@@ -4,8 +4,9 @@ import PackageDescription
 // Dependencies, and why each is here (README "Dependencies"):
 // - swift-crypto: SHA-256 for PKCE/at_hash and RSA PKCS#1 v1.5 verification (CryptoExtras).
 // - swift-argument-parser: the CLI's subcommands, help and exit codes.
-// HTTP uses the toolchain's FoundationNetworking (URLSession over the system libcurl), so no
-// second TLS stack is built into the helper.
+// - system libcurl (CCurl): the one HTTP client of the helper and the CLI; the system's TLS and CA
+//   store, no second TLS stack built in, and `ca_file` honoured as CURLOPT_CAINFO.
+// - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CognitoAuthCore",
             dependencies: [
@@ -24,11 +27,13 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // prctl(2) and SO_PEERCRED for the pam-helper's first steps (pam/PROTOCOL.md).
+        .target(name: "CHelperShims"),
         // What runs at the door: Core + Runtime import FoundationEssentials only (no Foundation,
         // no ICU), so the helper links little and starts fast (ARCHITECTURE.md §8).
         .target(
             name: "CognitoAuthRuntime",
-            dependencies: ["CognitoAuthCore"]
+            dependencies: ["CognitoAuthCore", "CHelperShims", "CCurl"]
         ),
         // The admin's I/O that the door never needs (doctor runs `sshd -T` through Foundation's
         // Process): kept out of Runtime so the helper does not link it.
@@ -45,6 +50,7 @@ let package = Package(
             name: "CognitoEmulator",
             dependencies: [
                 "CognitoAuthCore",
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -141,9 +141,11 @@ public enum Doctor {
 
         let http = HTTPClient(timeout: config.httpTimeout, caFile: config.caFile)
         let provider = OIDCProvider(config: fresh, http: http)
+        // As long as a login would wait for the IdP.
+        let deadline = Deadline.after(seconds: Double(config.loginTimeout))
         let reachFix = "check DNS, proxy, firewall and ca_file from this host: curl -sS \(config.discoveryURL)"
         do {
-            let meta = try provider.metadata()
+            let meta = try provider.metadata(deadline: deadline)
             out.append(.pass(.idp, "discovery", "\(config.discoveryURL): issuer \(meta.issuer), endpoints https (or loopback)"))
         } catch {
             switch error {
@@ -153,7 +155,7 @@ public enum Doctor {
             return out
         }
         do {
-            let keys = try provider.keys()
+            let keys = try provider.keys(deadline: deadline)
             let usable = keys.keys.values.filter { $0.publicKey != nil }.map(\.kid).sorted()
             let refused = keys.keys.values.filter { $0.publicKey == nil }.map { "\($0.kid): \($0.rejection ?? "unusable")" }.sorted()
             if usable.isEmpty {
@@ -175,7 +177,7 @@ public enum Doctor {
     static func checkClock(_ config: Config, http: HTTPClient) -> DoctorFinding {
         let before = Date().timeIntervalSince1970
         let response: HTTPResponseData
-        do { response = try http.get(config.discoveryURL, deadline: nil) } catch {
+        do { response = try http.get(config.discoveryURL, deadline: Deadline.after(seconds: Double(config.loginTimeout))) } catch {
             return .warn(.clock, "clock", "not compared: \(error.description)")
         }
         let after = Date().timeIntervalSince1970

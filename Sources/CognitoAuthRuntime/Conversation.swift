@@ -31,51 +31,105 @@ public protocol Conversation: AnyObject {
     func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply
 }
 
-/// The helper's end of the pam_cognito.so socket (pam/PROTOCOL.md).
+/// The helper's end of the pam_cognito.so socket (pam/PROTOCOL.md). With `debug` (START's flag),
+/// each message is logged at LOG_DEBUG by verb and count, never by content.
 public final class SocketConversation: Conversation {
     let fd: Int32
-    let reader: LineReader
+    let reader: FrameReader
+    public var debug = false
 
     public init(fd: Int32) {
         self.fd = fd
-        self.reader = LineReader(fd: fd, maxLine: WireMessage.maxLineBytes)
+        self.reader = FrameReader(fd: fd)
     }
 
-    public func send(_ message: WireMessage) -> Bool { writeAll(fd, message.encoded()) }
+    deinit { reader.wipe() }
+
+    /// False when the message cannot be framed (a NUL byte, too long) or the write failed.
+    public func send(_ message: WireMessage) -> Bool {
+        guard let frame = message.encoded() else { return false }
+        return writeAll(fd, frame)
+    }
+
+    func trace(_ what: @autoclosure () -> String) {
+        if debug { Syslog.log(.debug, what()) }
+    }
 
     /// Reads the next message, serving the listener meanwhile.
     public func receive(deadline: Deadline, listener: LoopbackListener? = nil) throws(ConversationFailure) -> WireMessage {
         switch reader.next(until: deadline, serving: listener) {
-        case .timedOut, .interrupted: throw .timedOut
-        case .line(var bytes):
-            defer { for i in bytes.indices { bytes[i] = 0 } }
-            switch WireMessage.decode(bytes) {
-            case .success(let m): return m
-            case .failure(let r): throw .protocolViolation(r.detail)
-            }
+        case .timedOut: throw .timedOut
+        case .message(let m): return m
         case .eof: throw .failed("pam_cognito.so closed the connection")
-        case .tooLong: throw .protocolViolation("line over \(WireMessage.maxLineBytes) bytes")
+        case .violation(let why): throw .protocolViolation(why)
         }
     }
 
     public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
-        let conv = WireMessage("CONV", messages.map { ($0.wireStyle, $0.text) })
-        guard send(conv) else { throw .failed("cannot write to pam_cognito.so") }
+        let conv = WireMessage("CONV", messages.flatMap { [$0.wireStyle, $0.text] })
+        guard send(conv) else { throw .failed("cannot send CONV to pam_cognito.so") }
+        trace("sent CONV with \(messages.count) message(s)")
         let reply = try receive(deadline: deadline, listener: listener)
+        let prompts = messages.filter(\.isPrompt).count
         switch reply.verb {
         case "ANSWER":
-            let answers = reply.values("r")
-            let prompts = messages.filter(\.isPrompt).count
-            guard answers.count == prompts, reply.fields.allSatisfy({ $0.key == "r" }) else {
-                throw .protocolViolation("ANSWER carries \(answers.count) responses for \(prompts) prompts")
+            guard reply.fields.count == prompts else {
+                throw .protocolViolation("ANSWER carries \(reply.fields.count) responses for \(prompts) prompts")
             }
-            return .answers(answers)
+            trace("received ANSWER with \(prompts) response(s)")
+            return .answers(reply.fields)
         case "CONVFAIL":
+            guard reply.fields.isEmpty else { throw .protocolViolation("CONVFAIL with fields") }
+            trace("received CONVFAIL")
             throw .failed("the PAM conversation function failed")
         default:
             throw .protocolViolation("expected ANSWER or CONVFAIL, got \(reply.verb)")
         }
     }
+}
+
+/// Frames from the module's socket, read only when poll says so (a blocking read would starve the
+/// listener, which is served meanwhile). Consumed bytes are wiped: an ANSWER holds a pasted code.
+final class FrameReader {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    enum Read { case message(WireMessage), eof, timedOut, violation(String) }
+
+    func next(until deadline: Deadline, serving listener: LoopbackListener?) -> Read {
+        while true {
+            switch WireMessage.nextFrame(buffer) {
+            case .failure(let refusal):
+                wipe()
+                return .violation(refusal.detail)
+            case .success(let frame?):
+                for i in 0..<frame.consumed { buffer[i] = 0 }
+                buffer.removeFirst(frame.consumed)
+                return .message(frame.message)
+            case .success(nil):
+                break
+            }
+            // The listener is served meanwhile; it may wake us early (a connection's own deadline).
+            let ready = listener?.pollServing([fd], until: deadline) ?? pollReadable([fd], until: deadline)
+            guard ready.contains(fd) else {
+                if deadline.passed { return .timedOut }
+                continue
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = chunk.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return read(fd, base, raw.count)
+            }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            if n <= 0 { return buffer.isEmpty || n < 0 ? .eof : .violation("frame cut short by EOF") }
+            buffer += chunk[0..<n]
+            for i in 0..<n { chunk[i] = 0 }
+        }
+    }
+
+    func wipe() { for i in buffer.indices { buffer[i] = 0 }; buffer.removeAll() }
 }
 
 /// A terminal: messages to an output descriptor, answers from an input descriptor. With

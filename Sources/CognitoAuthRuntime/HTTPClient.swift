@@ -1,7 +1,8 @@
+import CCurl
 import CognitoAuthCore
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// A failure to talk to the identity provider: the IdP is unreachable or answered something that
@@ -10,13 +11,14 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var url: String
     public var message: String
     /// The login's deadline, not `http_timeout`, cut the request short or left no time to start it:
-    /// the caller reports the login as timed out rather than the IdP as unavailable.
+    /// a caller may report the login as timed out rather than the IdP as unavailable.
     public var loginDeadline: Bool = false
     public var description: String { "\(url): \(message)" }
 }
 
 public struct HTTPResponseData: Sendable {
     public var status: Int
+    /// Field names in lower case; a repeated field's values joined with ", " (RFC 9110 §5.3).
     public var headers: [String: String]
     public var body: Data
     public func header(_ name: String) -> String? {
@@ -24,180 +26,259 @@ public struct HTTPResponseData: Sendable {
     }
 }
 
-/// Synchronous HTTPS client over the toolchain's URLSession (system libcurl and CA store): the
-/// helper is a short-lived single-purpose process, so blocking calls keep its control flow plain.
-/// No redirects are followed, no cookies or caches are kept. Each request ends by `http_timeout`
-/// or by the login's deadline, whichever is first, and the task is cancelled as soon as its body
-/// passes `maxBodyBytes`; what arrives after that is dropped, not kept. (URLSession hands body data
-/// to the delegate asynchronously, so on a fast link libcurl may read on for a while before the
-/// cancel lands; the libcurl client will stop in its write callback.)
-public final class HTTPClient: @unchecked Sendable {
+/// The one HTTP client of the helper and the CLI: a synchronous `curl_easy` transfer per request
+/// over the system libcurl (its TLS, its CA store). The helper is a short-lived process making
+/// about three requests, so blocking calls keep its control flow plain.
+///
+/// What each request gets, and why (README "Dependencies, and why"):
+/// - TLS verification as libcurl does it by default (peer and host name), TLS 1.2 or later;
+///   `ca_file` is CURLOPT_CAINFO, read in place of the system's CA bundle file while libcurl's CA
+///   directory (Debian: /etc/ssl/certs) stays in use, so it adds trust anchors.
+/// - Only the URL's own scheme, and `http` only where `EndpointRule` allows it (loopback).
+/// - No redirects, no cookies, no .netrc, no compressed encodings (the cap counts the bytes on the
+///   wire), and no proxy: the PAM module starts the helper with PATH alone in its environment, so a
+///   proxy variable could only ever reach the admin's `doctor`/`test`, which would then report a
+///   path that logins do not take.
+/// - Time: `http_timeout` or what is left of the login's deadline, whichever is less, for the whole
+///   request and for the connection.
+/// - A body is refused as soon as it passes `maxBodyBytes` while arriving, never buffered whole;
+///   the buffer that held it (tokens, for the token endpoint) is zeroed when released.
+public final class HTTPClient: Sendable {
     public static let maxBodyBytes = 1_048_576
+    public static let maxHeaderBytes = 65_536
     /// With less than this left before the login's deadline, a request is not started.
-    public static let minimumRequestSeconds = 0.1
-    private let session: URLSession
-    private let tasks: TaskDelegate
-    private let timeout: TimeInterval
+    public static let minimumRequestMilliseconds = 100
+    public static let userAgent = "cognito-auth/1"
+
+    let timeoutSeconds: Int
+    let caFile: String?
 
     public init(timeout: Int, caFile: String? = nil) {
-        if let caFile {
-            // swift-corelibs-foundation hands this file to libcurl as CURLOPT_CAINFO.
-            setenv("URLSessionCertificateAuthorityInfoFile", caFile, 1)
-        }
-        let configuration = URLSessionConfiguration.ephemeral
-        // Backstops only: `send` waits for exactly its limit and cancels, so the reason is ours.
-        configuration.timeoutIntervalForRequest = TimeInterval(timeout + 1)
-        configuration.timeoutIntervalForResource = TimeInterval(timeout + 1)
-        configuration.httpCookieStorage = nil
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpAdditionalHeaders = ["User-Agent": "cognito-auth/1"]
-        self.timeout = TimeInterval(timeout)
-        self.tasks = TaskDelegate(maxBodyBytes: Self.maxBodyBytes)
-        self.session = URLSession(configuration: configuration, delegate: tasks, delegateQueue: nil)
+        self.timeoutSeconds = timeout
+        self.caFile = caFile
     }
 
-    deinit { session.invalidateAndCancel() }
+    /// libcurl's process-wide initialisation (it loads the TLS library and the CA store). It runs
+    /// once, at the first request rather than at start-up: with a warm discovery and JWKS cache the
+    /// first request is the token exchange, after the person has been shown the prompt.
+    static let libraryReady: Bool = cognito_curl_global_init() == CURLE_OK
 
-    /// - Parameter deadline: the login's; nil only for the admin's diagnostics (`doctor`), which
-    ///   have no login to bound them.
-    public func get(_ url: String, deadline: Deadline?) throws(TransportError) -> HTTPResponseData {
-        guard EndpointRule.isAcceptable(url), let u = URL(string: url) else {
-            throw TransportError(url: url, message: "refusing a non-https URL (http is allowed only to loopback)")
-        }
-        var request = URLRequest(url: u)
-        request.httpMethod = "GET"
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        return try send(request, deadline: deadline)
+    public func get(_ url: String, deadline: Deadline) throws(TransportError) -> HTTPResponseData {
+        try perform(url, headers: ["Accept: application/json"], body: nil, deadline: deadline)
     }
 
     public func postForm(_ url: String, form: [(String, String)], basicAuth: (String, String)?,
-                         deadline: Deadline?) throws(TransportError) -> HTTPResponseData {
-        guard EndpointRule.isAcceptable(url), let u = URL(string: url) else {
-            throw TransportError(url: url, message: "refusing a non-https URL (http is allowed only to loopback)")
-        }
-        var request = URLRequest(url: u)
-        request.httpMethod = "POST"
-        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
+                         deadline: Deadline) throws(TransportError) -> HTTPResponseData {
+        var headers = ["Accept: application/json", "Content-Type: application/x-www-form-urlencoded",
+                       "Expect:"]  // no 100-continue round trip
         if let (user, password) = basicAuth {
             // RFC 6749 §2.3.1: the client id and secret are form-encoded before base64.
             let credentials = "\(FormURLEncoding.escape(user)):\(FormURLEncoding.escape(password))"
-            request.setValue("Basic " + Data(credentials.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            headers.append("Authorization: Basic " + Data(credentials.utf8).base64EncodedString())
         }
-        request.httpBody = Data(FormURLEncoding.encode(form).utf8)
-        return try send(request, deadline: deadline)
+        return try perform(url, headers: headers, body: Array(FormURLEncoding.encode(form).utf8), deadline: deadline)
     }
 
-    private func send(_ request: URLRequest, deadline: Deadline?) throws(TransportError) -> HTTPResponseData {
-        let url = request.url?.absoluteString ?? "?"
-        var limit = timeout
-        var byDeadline = false
-        if let deadline {
-            let left = Double(deadline.remainingMilliseconds) / 1000
-            if left < limit { limit = left; byDeadline = true }
+    private func perform(_ url: String, headers: [String], body: [UInt8]?, deadline: Deadline) throws(TransportError) -> HTTPResponseData {
+        func fail(_ message: String, loginDeadline: Bool = false) -> TransportError {
+            TransportError(url: url, message: message, loginDeadline: loginDeadline)
         }
-        guard limit >= Self.minimumRequestSeconds else {
-            throw TransportError(url: url, message: "not sent: login_timeout has (nearly) passed", loginDeadline: true)
+        guard EndpointRule.isAcceptable(url) else {
+            throw fail("refusing a non-https URL (http is allowed only to loopback)")
         }
-        var request = request
-        request.timeoutInterval = limit + 1
-        let task = session.dataTask(with: request)
-        let exchange = tasks.begin(task)
-        defer { tasks.end(task) }
-        task.resume()
-        if exchange.done.wait(timeout: .now() + limit) == .timedOut {
-            task.cancel()
-            let why = byDeadline ? "no answer before login_timeout (\(String(format: "%.1f", limit)) s left)" : "no answer within \(Int(timeout)) s"
-            throw TransportError(url: url, message: why, loginDeadline: byDeadline)
+        let scheme = url.lowercased().hasPrefix("https:") ? "https" : "http"
+
+        let httpLimit = max(0, timeoutSeconds) * 1000
+        let left = Int(deadline.remainingMilliseconds)
+        let byDeadline = left < httpLimit
+        let limit = min(httpLimit, left)
+        guard limit >= Self.minimumRequestMilliseconds else {
+            throw byDeadline ? fail("not sent: login_timeout has (nearly) passed", loginDeadline: true)
+                             : fail("not sent: http_timeout is \(timeoutSeconds) s")
         }
-        let (body, response, error, overCap) = exchange.result()
-        if overCap { throw TransportError(url: url, message: "response body over \(Self.maxBodyBytes) bytes; stopped reading") }
-        if let error {
-            throw TransportError(url: url, message: (error as NSError).localizedDescription,
-                                 loginDeadline: byDeadline && (deadline?.passed ?? false))
+
+        guard Self.libraryReady else { throw fail("libcurl could not be initialised") }
+        // Everything libcurl is handed by pointer stays alive until curl_easy_cleanup (the defer
+        // below runs first, and keeps `transfer` and `form` from being released early by ARC).
+        let transfer = Transfer(maxBody: Self.maxBodyBytes, maxHeaders: Self.maxHeaderBytes)
+        let errorText = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorText.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        defer { errorText.deallocate() }
+        // Our own copy of the form (it holds the code, the PKCE verifier, maybe the secret): libcurl
+        // reads CURLOPT_POSTFIELDS in place, and this copy is zeroed when the transfer is over.
+        let form = SecretBytes()
+        if let body, !form.append(body) { throw fail("out of memory") }
+        var requestHeaders: UnsafeMutablePointer<curl_slist>? = nil
+        defer { wipeAndFree(requestHeaders) }
+        for h in headers {
+            guard let list = curl_slist_append(requestHeaders, h) else { throw fail("out of memory") }
+            requestHeaders = list
         }
-        guard let http = response as? HTTPURLResponse else { throw TransportError(url: url, message: "not an HTTP response") }
-        var headers: [String: String] = [:]
-        for (k, v) in http.allHeaderFields { if let k = k as? String, let v = v as? String { headers[k] = v } }
-        return HTTPResponseData(status: http.statusCode, headers: headers, body: body)
+        guard let handle = curl_easy_init() else { throw fail("libcurl could not start a transfer") }
+        defer { withExtendedLifetime((transfer, form)) { curl_easy_cleanup(handle) } }
+
+        var refused: String? = nil
+        func set(_ name: String, _ rc: CURLcode) { if rc != CURLE_OK, refused == nil { refused = name } }
+        set("URL", cognito_curl_setopt_string(handle, CURLOPT_URL, url))
+        set("PROTOCOLS_STR", cognito_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, scheme))
+        set("REDIR_PROTOCOLS_STR", cognito_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, scheme))
+        set("FOLLOWLOCATION", cognito_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
+        set("NOSIGNAL", cognito_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        set("PROXY", cognito_curl_setopt_string(handle, CURLOPT_PROXY, ""))
+        set("SSL_VERIFYPEER", cognito_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1))
+        set("SSL_VERIFYHOST", cognito_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2))
+        set("SSLVERSION", cognito_curl_setopt_long(handle, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
+        if let caFile { set("CAINFO", cognito_curl_setopt_string(handle, CURLOPT_CAINFO, caFile)) }
+        set("TIMEOUT_MS", cognito_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, limit))
+        set("CONNECTTIMEOUT_MS", cognito_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, limit))
+        set("USERAGENT", cognito_curl_setopt_string(handle, CURLOPT_USERAGENT, Self.userAgent))
+        set("HTTPHEADER", cognito_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, requestHeaders))
+        set("ERRORBUFFER", cognito_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorText))
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        set("WRITEFUNCTION", cognito_curl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, receiveBody))
+        set("WRITEDATA", cognito_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        set("HEADERFUNCTION", cognito_curl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, receiveHeader))
+        set("HEADERDATA", cognito_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        if body != nil {
+            // A POST always has its fields set: without them libcurl would read the body from stdin.
+            set("POSTFIELDSIZE", cognito_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, form.count))
+            if let fields = form.base {
+                set("POSTFIELDS", cognito_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, fields))
+            } else {
+                set("COPYPOSTFIELDS", cognito_curl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""))
+            }
+        }
+        // An option this libcurl lacks would weaken what we promise: refuse rather than go on.
+        if let refused { throw fail("libcurl refused CURLOPT_\(refused) (libcurl 7.85 or later is needed)") }
+
+        let rc = curl_easy_perform(handle)
+        if rc != CURLE_OK {
+            if transfer.bodyOverCap { throw fail("response body over \(Self.maxBodyBytes) bytes; stopped reading") }
+            if transfer.headersOverCap { throw fail("response headers over \(Self.maxHeaderBytes) bytes; stopped reading") }
+            if rc == CURLE_OPERATION_TIMEDOUT {
+                throw byDeadline ? fail("no answer before login_timeout (\(limit / 1000).\(limit % 1000 / 100) s were left)", loginDeadline: true)
+                                 : fail("no answer within http_timeout (\(timeoutSeconds) s)")
+            }
+            var detail = String(cString: errorText)
+            while detail.last == "\n" { detail.removeLast() }
+            if detail.isEmpty { detail = String(cString: curl_easy_strerror(rc)) }
+            throw fail("\(detail) (curl error \(rc.rawValue))")
+        }
+        var status = 0
+        _ = cognito_curl_response_code(handle, &status)
+        guard status >= 100 else { throw fail("not an HTTP response") }
+        return HTTPResponseData(status: status, headers: transfer.headers, body: transfer.body.takeData())
     }
 }
 
-/// One request's state as the session's delegate callbacks fill it in.
-private final class Exchange: @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var body = Data()
-    private var response: URLResponse?
-    private var error: Error?
-    private var overCap = false
-    private var finished = false
+/// One transfer's response as libcurl's callbacks deliver it.
+private final class Transfer {
+    let maxBody: Int
+    let maxHeaders: Int
+    let body = SecretBytes()
+    var bodyOverCap = false
+    var headers: [String: String] = [:]
+    var headerBytes = 0
+    var headersOverCap = false
 
-    func receive(_ response: URLResponse) { lock.withLock { self.response = response } }
-    /// false once the body has grown past `cap` (it is then dropped).
-    func append(_ data: Data, cap: Int) -> Bool {
-        lock.withLock {
-            guard !overCap else { return false }
-            if body.count + data.count > cap { overCap = true; body = Data(); return false }
-            body.append(data)
-            return true
-        }
+    init(maxBody: Int, maxHeaders: Int) { self.maxBody = maxBody; self.maxHeaders = maxHeaders }
+
+    /// One header line as received, CRLF included. A status line starts a new response (an interim
+    /// 1xx one came before), so only the final response's fields are kept.
+    func header(_ line: UnsafeRawBufferPointer) -> Bool {
+        headerBytes += line.count
+        if headerBytes > maxHeaders { headersOverCap = true; return false }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        if line.starts(with: "HTTP/".utf8) { headers = [:]; return true }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return true }
+        let name = Syntax.asciiLowercased(String(decoding: line[..<colon], as: UTF8.self))
+        var value = line[(colon + 1)...]
+        while let b = value.first, isSpace(b) { value = value.dropFirst() }
+        while let b = value.last, isSpace(b) { value = value.dropLast() }
+        let text = String(decoding: value, as: UTF8.self)
+        headers[name] = headers[name].map { $0 + ", " + text } ?? text
+        return true
     }
-    func markOverCap() { lock.withLock { overCap = true; body = Data() } }
-    func finish(_ error: Error?) {
-        let first = lock.withLock { () -> Bool in
-            guard !finished else { return false }
-            finished = true; self.error = error
-            return true
-        }
-        if first { done.signal() }
-    }
-    func result() -> (Data, URLResponse?, Error?, Bool) { lock.withLock { (body, response, error, overCap) } }
 }
 
-/// The session's delegate: no redirects, and the body cap applied while the body arrives.
-private final class TaskDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let maxBodyBytes: Int
-    private let lock = NSLock()
-    private var exchanges: [Int: Exchange] = [:]
-
-    init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
-
-    func begin(_ task: URLSessionTask) -> Exchange {
-        let e = Exchange()
-        lock.withLock { exchanges[task.taskIdentifier] = e }
-        return e
+private let receiveBody: cognito_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let (n, overflow) = size.multipliedReportingOverflow(by: count)
+    // A short count makes libcurl abort the transfer with CURLE_WRITE_ERROR.
+    guard !overflow, transfer.body.count + n <= transfer.maxBody, transfer.body.append(UnsafeRawPointer(data), n) else {
+        transfer.bodyOverCap = true
+        return 0
     }
-    func end(_ task: URLSessionTask) { _ = lock.withLock { exchanges.removeValue(forKey: task.taskIdentifier) } }
-    private func exchange(_ task: URLSessionTask) -> Exchange? { lock.withLock { exchanges[task.taskIdentifier] } }
+    return n
+}
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
-        completionHandler(nil)
+private let receiveHeader: cognito_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    let (n, overflow) = size.multipliedReportingOverflow(by: count)
+    guard !overflow, transfer.header(UnsafeRawBufferPointer(start: data, count: n)) else { return 0 }
+    return n
+}
+
+/// Zeroes the request's header lines (one may carry the client secret) before libcurl frees them.
+private func wipeAndFree(_ list: UnsafeMutablePointer<curl_slist>?) {
+    var node = list
+    while let n = node {
+        if let text = n.pointee.data { explicit_bzero(text, strlen(text)) }
+        node = n.pointee.next
+    }
+    curl_slist_free_all(list)
+}
+
+/// A growable byte buffer that zeroes every block it lets go of: bodies from the token endpoint
+/// hold tokens, and the request form holds the code and the PKCE verifier.
+final class SecretBytes {
+    private(set) var base: UnsafeMutableRawPointer? = nil
+    private(set) var count = 0
+    private var capacity = 0
+
+    func append(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in raw.baseAddress.map { append($0, raw.count) } ?? true }
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
-        guard let e = exchange(dataTask) else { completionHandler(.cancel); return }
-        e.receive(response)
-        if response.expectedContentLength > Int64(maxBodyBytes) {
-            // Content-Length already says too much. swift-corelibs-foundation ignores the
-            // disposition, so cancel the task itself.
-            e.markOverCap()
-            dataTask.cancel()
-            completionHandler(.cancel)
-            return
+    func append(_ bytes: UnsafeRawPointer, _ n: Int) -> Bool {
+        guard n > 0 else { return true }
+        if count + n > capacity {
+            var grown = max(capacity, 16_384)
+            while grown < count + n { grown *= 2 }
+            let fresh = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 1)
+            if let base {
+                fresh.copyMemory(from: base, byteCount: count)
+                explicit_bzero(base, capacity)
+                base.deallocate()
+            }
+            base = fresh
+            capacity = grown
         }
-        completionHandler(.allow)
+        guard let base else { return false }
+        (base + count).copyMemory(from: bytes, byteCount: n)
+        count += n
+        return true
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard let e = exchange(dataTask) else { dataTask.cancel(); return }
-        if !e.append(data, cap: maxBodyBytes) { dataTask.cancel() }
+    /// The bytes as `Data` that zeroes them when its storage is released; this buffer is left empty.
+    func takeData() -> Data {
+        guard let base, count > 0 else { return Data() }
+        let data = Data(bytesNoCopy: base, count: count, deallocator: .custom { p, n in
+            explicit_bzero(p, n)
+            p.deallocate()
+        })
+        self.base = nil
+        count = 0
+        capacity = 0
+        return data
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        exchange(task)?.finish(error)
+    deinit {
+        if let base {
+            explicit_bzero(base, capacity)
+            base.deallocate()
+        }
     }
 }

@@ -98,8 +98,8 @@ public final class OIDCProvider: @unchecked Sendable {
         }
     }
 
-    /// `deadline` is the login's (nil: only http_timeout bounds each request, for the CLI's checks).
-    public func metadata(deadline: Deadline? = nil) throws(ProviderError) -> ProviderMetadata {
+    /// `deadline` is the login's (the CLI's checks pass one of login_timeout from now).
+    public func metadata(deadline: Deadline) throws(ProviderError) -> ProviderMetadata {
         if let m = metadataValue { return m }
         let t = now().timeIntervalSince1970
         if let entry = cache?.read("discovery"), entry.isFresh(now: t),
@@ -123,7 +123,7 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// The signing keys: from memory, else the disk cache while fresh, else the JWKS endpoint —
     /// and if that is unreachable, a stale cached JWKS (stale-if-error, noted for the audit line).
-    public func keys(deadline: Deadline? = nil) throws(ProviderError) -> JWKSet {
+    public func keys(deadline: Deadline) throws(ProviderError) -> JWKSet {
         if let k = keysValue { return k }
         let t = now().timeIntervalSince1970
         let cached = cache?.read("jwks")
@@ -148,7 +148,7 @@ public final class OIDCProvider: @unchecked Sendable {
 
     /// Called when a token names a kid the keys lack: fetch the JWKS again, unless any process did so
     /// in the last `refetchInterval` seconds (a flood of bad kids must not become a flood of fetches).
-    public func keysAfterUnknownKid(_ kid: String, deadline: Deadline? = nil) throws(ProviderError) -> JWKSet {
+    public func keysAfterUnknownKid(_ kid: String, deadline: Deadline) throws(ProviderError) -> JWKSet {
         if let cache, !cache.claimRefetch(now: now().timeIntervalSince1970, interval: Self.refetchInterval) {
             notes.append("jwks_refetch_suppressed: kid \(kid) unknown; the JWKS was refetched less than \(Int(Self.refetchInterval)) s ago")
             return try keys(deadline: deadline)
@@ -156,7 +156,7 @@ public final class OIDCProvider: @unchecked Sendable {
         return try fetchKeys(deadline: deadline)
     }
 
-    private func fetchKeys(deadline: Deadline?) throws(ProviderError) -> JWKSet {
+    private func fetchKeys(deadline: Deadline) throws(ProviderError) -> JWKSet {
         let meta = try metadata(deadline: deadline)
         let response: HTTPResponseData
         do { response = try http.get(meta.jwksURI, deadline: deadline) } catch { throw ProviderError(error) }

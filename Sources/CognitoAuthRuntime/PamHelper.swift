@@ -1,3 +1,4 @@
+import CHelperShims
 import CognitoAuthCore
 import FoundationEssentials
 #if canImport(Glibc)
@@ -12,6 +13,15 @@ public enum PamHelper {
 
     public static func run() -> Int32 {
         Syslog.open()
+        // Before anything else: no core dump, no ptrace or /proc/PID/mem for the caller's uid, and
+        // no life after the module's host (pam/PROTOCOL.md "The helper process").
+        switch cognito_helper_lockdown(socketFD) {
+        case Int32(COGNITO_LOCKDOWN_OK): break
+        case let rc:
+            let why = rc == Int32(COGNITO_LOCKDOWN_PARENT_GONE) ? "the module's process is gone" : "prctl failed: \(String(cString: strerror(errno)))"
+            Syslog.log(.error, "event=login result=unavailable reason=protocol_error detail=\(AuditEventValue.escape("helper lockdown: \(why)"))")
+            return 1
+        }
         let began = Deadline.now()
         let channel = SocketConversation(fd: socketFD)
         let start: HelperStart
@@ -25,6 +35,12 @@ public enum PamHelper {
             Syslog.log(.error, "event=login result=unavailable reason=protocol_error detail=\(AuditEventValue.escape("no valid START from pam_cognito.so: \(error)"))")
             return 1
         }
+        channel.debug = start.debug
+        channel.trace("received START v=\(WireMessage.version) user=\(AuditEventValue.escape(start.user)) service=\(AuditEventValue.escape(start.service)) rhost=\(AuditEventValue.escape(start.rhost))")
+        func hello(_ seconds: Int) -> Bool {
+            channel.trace("sent HELLO timeout=\(seconds)")
+            return channel.send(WireMessage("HELLO", [WireMessage.version, String(seconds)]))
+        }
 
         func conclude(_ decision: Decision, format: Config.AuditFormat, extra: [(String, String)] = []) -> Int32 {
             // The audit line first: whatever happens to the conversation below, the decision is on record.
@@ -36,9 +52,8 @@ public enum PamHelper {
                 // application's conversation function and never read this.
                 _ = try? channel.converse([.error(decision.userMessage)], listener: nil, deadline: Deadline.after(seconds: 2))
             }
-            let result = WireMessage("RESULT", [("outcome", decision.outcome.rawValue),
-                                                ("user", decision.localUser ?? ""),
-                                                ("reason", decision.reason.rawValue)])
+            let result = WireMessage("RESULT", [decision.outcome.rawValue, decision.localUser ?? "", decision.reason.rawValue])
+            channel.trace("sent RESULT outcome=\(decision.outcome.rawValue) user=\(AuditEventValue.escape(decision.localUser ?? "")) reason=\(decision.reason.rawValue)")
             _ = channel.send(result)
             close(socketFD)
             return 0
@@ -48,18 +63,19 @@ public enum PamHelper {
         do {
             loaded = try LoadedConfig.load(path: start.configPath)
         } catch {
-            // No login_timeout without a config: announce a short one so the person still gets told.
-            _ = channel.send(WireMessage("HELLO", [("v", "1"), ("timeout", "30")]))
+            // No login_timeout without a config: HELLO (always first) with a short one, so the person
+            // still gets told.
+            _ = hello(30)
             return conclude(Decision(outcome: .configError, reason: .configInvalid, detail: error.description), format: .kv)
         }
         let timeout = loaded.config.loginTimeout
-        guard channel.send(WireMessage("HELLO", [("v", "1"), ("timeout", String(timeout))])) else { return 1 }
+        guard hello(timeout) else { return 1 }
         // A backstop: whatever happens, this process does not outlive the module's deadline.
         alarm(UInt32(timeout + 4))
 
         let engine = LoginEngine(loaded: loaded)
         let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost,
-                                recordPin: true, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
+                                recordPin: true, unknownUserAtOnce: start.ignoreUnknownUser, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
         var decision = report.decision
         // Only an allowed decision for exactly PAM_USER goes back as allowed.
         if decision.outcome == .allowed && decision.localUser != start.user {

@@ -6,7 +6,7 @@ import Glibc
 /// The audit trail: LOG_AUTHPRIV, ident `cognito-auth`. The message is always passed as an argument
 /// to "%s", so text from a token can never act as a format string.
 public enum Syslog {
-    public enum Level { case info, notice, warning, error }
+    public enum Level { case debug, info, notice, warning, error }
 
     /// openlog(3) keeps the ident pointer, so it must outlive every syslog call: one allocation
     /// for the life of the process.
@@ -19,6 +19,7 @@ public enum Syslog {
     public static func log(_ level: Level, _ message: String) {
         let priority: Int32
         switch level {
+        case .debug: priority = LOG_DEBUG
         case .info: priority = LOG_INFO
         case .notice: priority = LOG_NOTICE
         case .warning: priority = LOG_WARNING

@@ -41,6 +41,7 @@ public final class CognitoEmulator: @unchecked Sendable {
     var _clock: @Sendable () -> Date = { Date() }
     var server: HTTPServer? = nil
     var boundPort: UInt16 = 0
+    var servesTLS = false
 
     static let codeLifetime: TimeInterval = 300
 
@@ -77,13 +78,15 @@ public final class CognitoEmulator: @unchecked Sendable {
 
     // MARK: - Server
 
-    /// Serves on 127.0.0.1:`port` (0 = an ephemeral port) and returns the port. Throws
-    /// `HTTPServerError` when the port cannot be bound or the emulator is already serving.
+    /// Serves on 127.0.0.1:`port` (0 = an ephemeral port) and returns the port; with `tls`, HTTPS
+    /// only, and every URL the pool advertises is then `https://127.0.0.1:PORT/…` (so the
+    /// certificate must name IP address 127.0.0.1). Throws `HTTPServerError` when the port cannot
+    /// be bound or the emulator is already serving.
     @discardableResult
-    public func start(port: UInt16 = 0) throws -> UInt16 {
+    public func start(port: UInt16 = 0, tls: EmulatorTLS? = nil) throws -> UInt16 {
         if lock.withLock({ self.server != nil }) { throw HTTPServerError.alreadyStarted }
         _ = try keyRing()
-        let server = HTTPServer { [weak self] request in
+        let server = HTTPServer(tls: tls) { [weak self] request in
             guard let self else { return HTTPResponse(status: 503, text: "emulator stopped\n") }
             return self.handle(request)
         }
@@ -92,6 +95,7 @@ public final class CognitoEmulator: @unchecked Sendable {
             guard self.server == nil else { return false }  // a concurrent start() got there first
             self.server = server
             self.boundPort = bound
+            self.servesTLS = tls != nil
             return true
         }
         guard won else {
@@ -114,10 +118,13 @@ public final class CognitoEmulator: @unchecked Sendable {
 
     public var port: UInt16 { lock.withLock { boundPort } }
 
-    /// `http://127.0.0.1:PORT`
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving TLS.
+    public var baseURL: String {
+        let (tls, port) = lock.withLock { (servesTLS, boundPort) }
+        return "\(tls ? "https" : "http")://127.0.0.1:\(port)"
+    }
 
-    /// `http://127.0.0.1:PORT/<userPoolId>`: stands in for
+    /// `<baseURL>/<userPoolId>`: stands in for
     /// `https://cognito-idp.<region>.amazonaws.com/<userPoolId>`.
     public var issuer: String { baseURL + "/" + userPoolId }
 

@@ -23,11 +23,13 @@ public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
 /// A small threaded HTTP/1.1 server on 127.0.0.1: one accept thread, one thread per connection,
 /// one request per connection (`Connection: close`). Reads are bounded in size (by the parser's
 /// caps) and in time (per read and per connection), so a slow or stuck client cannot pin a thread
-/// for long; the number of connections handled at once is capped.
+/// for long; the number of connections handled at once is capped. With `tls`, every connection is
+/// HTTPS: the handshake runs on the connection's thread, within the same deadline.
 final class HTTPServer: @unchecked Sendable {
     typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
     private let handler: Handler
+    private let tls: EmulatorTLS?
     private let lock = NSLock()
     private var listenFD: Int32 = -1
     private var acceptDone: DispatchSemaphore? = nil
@@ -41,7 +43,8 @@ final class HTTPServer: @unchecked Sendable {
     let maxHeaderBytes = 16_384
     let maxBodyBytes = 65_536
 
-    init(handler: @escaping Handler) {
+    init(tls: EmulatorTLS? = nil, handler: @escaping Handler) {
+        self.tls = tls
         self.handler = handler
     }
 
@@ -173,25 +176,39 @@ final class HTTPServer: @unchecked Sendable {
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
         let deadline = Date().addingTimeInterval(connectionDeadlineSeconds)
+        let wire: Wire
+        if let tls {
+            // OpenSSL writes with write(2): a peer that has gone would raise SIGPIPE. Blocked on
+            // this thread only, the signal stays pending and dies with the thread; write fails EPIPE.
+            var pipe = sigset_t()
+            sigemptyset(&pipe)
+            sigaddset(&pipe, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipe, nil)
+            guard let connection = tls.accept(fd, until: monotonicSeconds() + connectionDeadlineSeconds,
+                                              idleSeconds: Int32(readTimeoutSeconds)) else { return }
+            wire = .tls(connection, fd)
+        } else {
+            wire = .plain(fd)
+        }
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
             switch HTTPRequestParser.parse(buffer, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes) {
             case .complete(let request, _):
-                respond(fd, handler(request))
+                respond(wire, handler(request))
                 return
             case .invalid(let reason):
-                respond(fd, HTTPResponse(status: 400, headers: [("Content-Type", "text/plain; charset=utf-8")],
+                respond(wire, HTTPResponse(status: 400, headers: [("Content-Type", "text/plain; charset=utf-8")],
                                       text: "Bad Request: \(reason)\n"))
                 return
             case .incomplete:
                 break
             }
             if Date() > deadline {
-                respond(fd, HTTPResponse(status: 408, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "Request Timeout\n"))
+                respond(wire, HTTPResponse(status: 408, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "Request Timeout\n"))
                 return
             }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = chunk.withUnsafeMutableBytes { wire.receive($0) }
             if n > 0 {
                 buffer.append(contentsOf: chunk[0..<n])
             } else if n == 0 {
@@ -200,7 +217,7 @@ final class HTTPServer: @unchecked Sendable {
                 let e = errno
                 if e == EINTR { continue }
                 if e == EAGAIN || e == EWOULDBLOCK {
-                    respond(fd, HTTPResponse(status: 408, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "Request Timeout\n"))
+                    respond(wire, HTTPResponse(status: 408, headers: [("Content-Type", "text/plain; charset=utf-8")], text: "Request Timeout\n"))
                 }
                 return
             }
@@ -219,26 +236,21 @@ final class HTTPServer: @unchecked Sendable {
             + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
     }
 
-    private func respond(_ fd: Int32, _ response: HTTPResponse) {
+    private func respond(_ wire: Wire, _ response: HTTPResponse) {
         var response = response
         // Like every Cognito endpoint, say what time it is (RFC 9110 §6.6.1): clients compare clocks with it.
         if response.header("Date") == nil { response.headers.append((name: "Date", value: Self.httpDate(Date()))) }
         let bytes = response.serialize()
         var offset = 0
         while offset < bytes.count {
-            #if canImport(Darwin)
-            let flags: Int32 = 0
-            #else
-            let flags = Int32(MSG_NOSIGNAL)
-            #endif
-            let n = bytes.withUnsafeBytes { raw in
-                send(fd, raw.baseAddress.map { $0 + offset }, bytes.count - offset, flags)
-            }
+            let n = bytes.withUnsafeBytes { raw in wire.transmit(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
             if n > 0 { offset += n; continue }
             if n < 0 && errno == EINTR { continue }
             return
         }
-        // Half-close, then drain briefly so the peer reads the whole response before our close().
+        // Half-close (after TLS's close_notify), then drain briefly so the peer reads the whole
+        // response before our close().
+        let fd = wire.finish()
         _ = shutdown(fd, Int32(SHUT_WR))
         var brief = timeval(tv_sec: 1, tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &brief, socklen_t(MemoryLayout<timeval>.size))
@@ -248,6 +260,42 @@ final class HTTPServer: @unchecked Sendable {
             let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             drained += n
+        }
+    }
+}
+
+/// One connection's bytes: the socket itself, or TLS over it.
+private enum Wire {
+    case plain(Int32)
+    case tls(TLSConnection, Int32)
+
+    /// As recv(2).
+    func receive(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
+        switch self {
+        case .plain(let fd): return recv(fd, buffer.baseAddress, buffer.count, 0)
+        case .tls(let c, _): return c.receive(buffer)
+        }
+    }
+
+    /// As send(2), never raising SIGPIPE.
+    func transmit(_ buffer: UnsafeRawBufferPointer) -> Int {
+        switch self {
+        case .plain(let fd):
+            #if canImport(Darwin)
+            let flags: Int32 = 0
+            #else
+            let flags = Int32(MSG_NOSIGNAL)
+            #endif
+            return send(fd, buffer.baseAddress, buffer.count, flags)
+        case .tls(let c, _): return c.send(buffer)
+        }
+    }
+
+    /// Ends the stream (TLS: close_notify); returns the socket for the half-close and drain.
+    func finish() -> Int32 {
+        switch self {
+        case .plain(let fd): return fd
+        case .tls(let c, let fd): c.close(); return fd
         }
     }
 }

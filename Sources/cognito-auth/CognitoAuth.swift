@@ -16,7 +16,7 @@ struct CognitoAuth: ParsableCommand {
         configuration error; 3 identity provider or network unavailable.
         """,
         version: "cognito-auth \(Version.string)",
-        subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, PamHelperCommand.self, EmulatorCommand.self, UnpinCommand.self]
+        subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, EmulatorCommand.self, UnpinCommand.self]
     )
 
     /// As ParsableCommand.main, except that a usage error exits 2 (ARCHITECTURE.md §5), not EX_USAGE (64).
@@ -51,16 +51,4 @@ func loadConfigOrExit(_ path: String, requiredOwner: uid_t = 0) throws -> Loaded
 
 func printError(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
-}
-
-struct PamHelperCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pam-helper",
-        abstract: "Internal: started by pam_cognito.so, speaks pam/PROTOCOL.md on fd 3.",
-        shouldDisplay: false)
-
-    func run() throws {
-        let rc = PamHelper.run()
-        if rc != 0 { throw ExitCode(rc) }
-    }
 }

@@ -20,13 +20,28 @@ struct EmulatorCommand: ParsableCommand {
     @Option(help: "App client secret (omit for a public client).") var clientSecret: String?
     @Option(name: .customLong("redirect-uri"), help: "Registered callback URL (repeat for several).")
     var redirectURIs: [String] = ["http://localhost:8400/callback"]
+    @Option(parsing: .upToNextOption,
+            help: ArgumentHelp("Serve HTTPS only, with this PEM certificate (chain) and PEM private key; the advertised URLs are then https://127.0.0.1:PORT/…, so the certificate must name IP address 127.0.0.1.",
+                               valueName: "cert-pem> <key-pem"))
+    var tls: [String] = []
+
+    func validate() throws {
+        if !tls.isEmpty && tls.count != 2 { throw ValidationError("--tls takes two files: the certificate and the private key (PEM)") }
+    }
 
     func run() throws {
         let emulator = CognitoEmulator(userPoolId: poolId,
                                        client: EmulatorClient(clientId: clientId, clientSecret: clientSecret, redirectURIs: redirectURIs))
-        let bound = try emulator.start(port: port)
+        var identity: EmulatorTLS? = nil
+        if tls.count == 2 {
+            do { identity = try EmulatorTLS(certificateFile: tls[0], keyFile: tls[1]) } catch {
+                printError("emulator: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let bound = try emulator.start(port: port, tls: identity)
         let ready: JSONValue = .object([
-            "port": .number(Double(bound)), "issuer": .string(emulator.issuer),
+            "port": .number(Double(bound)), "issuer": .string(emulator.issuer), "base_url": .string(emulator.baseURL),
             "discovery_url": .string(emulator.discoveryURL), "admin": .string(emulator.baseURL + "/_emulator/"),
         ])
         FileHandle.standardOutput.write(Data((ready.jsonText + "\n").utf8))

@@ -127,15 +127,16 @@ struct VerifyTokenCommand: ParsableCommand {
         let config = loaded.config
         let http = HTTPClient(timeout: config.httpTimeout, caFile: config.caFile)
         let provider = OIDCProvider(config: config, http: http)
+        let deadline = Deadline.after(seconds: Double(config.loginTimeout))
         var keys: JWKSet
-        do { keys = try provider.keys() } catch {
+        do { keys = try provider.keys(deadline: deadline) } catch {
             printError("✗ JWKS: \(error)")
             throw ExitCode(3)
         }
         let expect = TokenExpectations(issuer: config.issuer, clientId: config.clientId, nonce: nil, clockSkew: config.clockSkew,
                                        requireEmailVerified: config.requireEmailVerified, now: Date())
         var verdict = TokenVerifier.verify(input, keys: keys, expect: expect)
-        if verdict.failure?.code == .unknownKid, let fresh = try? provider.keysAfterUnknownKid(verdict.failure?.detail ?? "") {
+        if verdict.failure?.code == .unknownKid, let fresh = try? provider.keysAfterUnknownKid(verdict.failure?.detail ?? "", deadline: deadline) {
             keys = fresh
             verdict = TokenVerifier.verify(input, keys: keys, expect: expect)
         }

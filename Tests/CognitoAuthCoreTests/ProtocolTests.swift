@@ -4,33 +4,74 @@ import Testing
 
 @Suite("Helper wire protocol")
 struct WireTests {
+    /// A frame as PROTOCOL.md draws it: 4-byte big-endian length, then NUL-terminated fields.
+    static func frame(_ body: [UInt8]) -> [UInt8] {
+        let n = UInt32(body.count)
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + body
+    }
+    static func body(_ fields: String...) -> [UInt8] { fields.flatMap { Array($0.utf8) + [0] } }
+
     @Test func roundTripKeepsEveryByte() throws {
-        let tricky = "a b%c=d\ne\u{e9}\u{1F600}+&~._-"
-        let m = WireMessage("CONV", [("info", tricky), ("prompt_echo_on", "Redirect URL: "), ("r", "")])
-        var line = m.encoded()
-        #expect(line.last == UInt8(ascii: "\n"))
-        line.removeLast()
-        #expect(!line.contains(UInt8(ascii: "\n")))
-        #expect(try WireMessage.decode(line).get() == m)
+        let tricky = "a b%c=d\ne\u{e9}\u{1F600}+&~._-\r\t"
+        let m = WireMessage("CONV", ["info", tricky, "prompt_echo_on", "Redirect URL: "])
+        let bytes = try #require(m.encoded())
+        #expect(bytes == Self.frame(Self.body("CONV", "info", tricky, "prompt_echo_on", "Redirect URL: ")))
+        let decoded = try #require(try WireMessage.nextFrame(bytes).get())
+        #expect(decoded.message == m && decoded.consumed == bytes.count)
     }
-    @Test(arguments: ["", "conv x=1", "CONV x", "CONV =1", "CONV X=1", "CONV a=%zz", "CONV a=%0", "CONV a=%00",
-                      "CONV a=b c", "CONV  a=1", "CONV a=\u{e9}"])
-    func malformedLinesAreRejected(_ s: String) {
-        #expect((try? WireMessage.decode(Array(s.utf8)).get()) == nil, "\(s)")
+    @Test func emptyFieldsAndTheShortestFrame() throws {
+        let m = WireMessage("RESULT", ["denied", "", "x"])
+        let bytes = try #require(m.encoded())
+        #expect(try WireMessage.nextFrame(bytes).get()?.message == m)
+        #expect(try WireMessage.nextFrame(Self.frame(Self.body("ANSWER"))).get()?.message == WireMessage("ANSWER"))
     }
-    @Test func invalidUTF8InAValueIsReplacedNotFatal() throws {
-        let m = try WireMessage.decode(Array("ANSWER r=%FFabc".utf8)).get()
-        #expect(m.value("r") == "\u{FFFD}abc")
+    @Test func incompleteFramesWaitForMoreBytes() throws {
+        let bytes = try #require(WireMessage("HELLO", ["2", "30"]).encoded())
+        for cut in 0..<bytes.count {
+            #expect(try WireMessage.nextFrame(Array(bytes[..<cut])).get() == nil, "\(cut)")
+        }
+        let two = bytes + bytes
+        #expect(try WireMessage.nextFrame(two).get()?.consumed == bytes.count)
     }
-    @Test func overlongLineIsRejected() {
-        let s = "CONV a=" + String(repeating: "x", count: WireMessage.maxLineBytes)
-        #expect((try? WireMessage.decode(Array(s.utf8)).get()) == nil)
+    @Test(arguments: [
+        ([0, 0, 0, 0], "frame length 0"),
+        ([0, 0, 0xFF, 0xFD], "frame length 65533"),
+        ([0xFF, 0xFF, 0xFF, 0xFF], "frame length 4294967295"),
+    ] as [([UInt8], String)])
+    func badLengthIsRefusedBeforeTheBody(_ header: [UInt8], _ why: String) {
+        guard case .failure(let r) = WireMessage.nextFrame(header) else { Issue.record("accepted \(header)"); return }
+        #expect(r.detail.hasPrefix(why), "\(r.detail)")
+    }
+    @Test(arguments: [
+        ("RESULT\0allowed\0alice\0ok", "does not end with a NUL"),     // trailing bytes after the last NUL
+        ("\0", "upper-case verb"),
+        ("result\0", "upper-case verb"),
+        ("CONV\0a\0b\0c\0d\0e\0f\0g\0h\0i\0", "too many fields"),
+    ])
+    func malformedBodiesAreRejected(_ body: String, _ why: String) {
+        guard case .failure(let r) = WireMessage.nextFrame(Self.frame(Array(body.utf8))) else {
+            Issue.record("accepted \(body.debugDescription)"); return
+        }
+        #expect(r.detail.contains(why), "\(r.detail)")
+    }
+    @Test func encoderRefusesWhatTheModuleWouldRefuse() {
+        #expect(WireMessage("CONV", ["info", "a\u{0}b"]).encoded() == nil)                 // NUL in a field
+        #expect(WireMessage("CONV", Array(repeating: "x", count: 9)).encoded() == nil)     // 10 fields
+        #expect(WireMessage("CONV", ["info", String(repeating: "x", count: 65_536 - 4 - 11)]).encoded()?.count == 65_536)
+        #expect(WireMessage("CONV", ["info", String(repeating: "x", count: 65_536 - 4 - 10)]).encoded() == nil)
+    }
+    @Test func invalidUTF8InAFieldIsReplacedNotFatal() throws {
+        let m = try #require(try WireMessage.nextFrame(Self.frame(Array("ANSWER\0".utf8) + [0xFF] + Array("abc\0".utf8))).get())
+        #expect(m.message.fields == ["\u{FFFD}abc"])
     }
     @Test func startMessage() throws {
         let s = HelperStart(user: "alice", service: "sshd", rhost: "10.0.0.1", tty: "ssh", configPath: "/etc/c.conf")
+        #expect(s.message.fields.first == "2" && s.message.fields.count == 8)
         #expect(try HelperStart.from(s.message).get() == s)
-        #expect((try? HelperStart.from(WireMessage("START", [("v", "2")])).get()) == nil)
-        #expect((try? HelperStart.from(WireMessage("START", [("v", "1"), ("user", ""), ("service", "s"), ("config", "/c")])).get()) == nil)
+        #expect((try? HelperStart.from(WireMessage("START", ["1", "alice", "s", "", "", "", "/c", "0"])).get()) == nil)
+        #expect((try? HelperStart.from(WireMessage("START", ["2", "", "s", "", "", "", "/c", "0"])).get()) == nil)
+        #expect((try? HelperStart.from(WireMessage("START", ["2", "alice", "s", "", "", "", "/c"])).get()) == nil)
+        #expect((try? HelperStart.from(WireMessage("START", ["2", "alice", "s", "", "", "", "/c", "yes"])).get()) == nil)
     }
 }
 

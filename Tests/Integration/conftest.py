@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from harness import ALICE, BOB, Emulator, LocalAccounts, Syslog, free_port
+from harness import LocalAccounts, Syslog, free_port, sample_pool
 
 
 # Work directories live under a root-owned 0755 path: the helper and the module refuse files below a
@@ -52,10 +52,5 @@ def accounts():
 
 @pytest.fixture(scope="module")
 def emulator(redirect_uris):
-    e = Emulator(redirect_uris)
-    try:
-        e.add_user(*ALICE, groups=["linux-admins"])
-        e.add_user(*BOB, groups=["staff"])
+    with sample_pool(redirect_uris) as e:
         yield e
-    finally:
-        e.stop()

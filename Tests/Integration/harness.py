@@ -1,10 +1,13 @@
 """Shared pieces of the integration tests: the built artifacts, a real rsyslogd, the Cognito
 emulator process, local accounts, a test browser, and pamtester under pam_wrapper."""
+import atexit
+import contextlib
 import html
 import json
 import os
 import pwd
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -15,7 +18,9 @@ import pexpect
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# The admin's CLI (emulator, test, doctor, unpin) and the program pam_cognito.so execs.
 HELPER = os.environ.get("COGNITO_AUTH_HELPER", os.path.join(ROOT, ".build", "debug", "cognito-auth"))
+PAM_HELPER = os.environ.get("COGNITO_AUTH_PAM_HELPER", os.path.join(ROOT, ".build", "debug", "cognito-auth-helper"))
 MODULE = os.path.join(ROOT, "pam", "pam_cognito.so")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 CLIENT_ID = "itest-client"
@@ -31,6 +36,43 @@ PAM_USER_UNKNOWN = "User not known to the underlying authentication module"
 PAM_AUTHINFO_UNAVAIL = "Authentication service cannot retrieve authentication info"
 PAM_SERVICE_ERR = "Error in service module"
 PAM_PERM_DENIED = "Permission denied"
+
+
+# ---------------------------------------------------------------- safe copies of helpers
+
+# pam_cognito.so runs a helper only if every directory from / down to it is root-owned and not
+# group/world-writable (pam/PROTOCOL.md). A checkout need not be such a path (CI clones into a
+# user's directory), so the module is given copies in a directory of this pytest process.
+SAFE_BIN = f"/run/cognito-auth-itest/bin-{os.getpid()}"
+
+
+def safe_bin():
+    """SAFE_BIN, made root-owned 0755 (as its parents) on first use and removed at exit."""
+    if not os.path.isdir(SAFE_BIN):
+        for d in ("/run/cognito-auth-itest", SAFE_BIN):
+            os.makedirs(d, mode=0o755, exist_ok=True)
+            os.chown(d, 0, 0)
+            os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, SAFE_BIN, True)
+    return SAFE_BIN
+
+
+def safe_copy(src, name=None):
+    """A root-owned 0755 copy of file or directory `src` in safe_bin(), made once per process."""
+    dst = os.path.join(safe_bin(), name or os.path.basename(src))
+    if not os.path.exists(dst):
+        tmp = dst + ".tmp"
+        (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, tmp)
+        for path in [tmp] + [os.path.join(r, f) for r, ds, fs in os.walk(tmp) for f in ds + fs]:
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o755)
+        os.rename(tmp, dst)
+    return dst
+
+
+def module_helper():
+    """The built cognito-auth-helper as pam_cognito.so may run it (`helper=`)."""
+    return safe_copy(PAM_HELPER)
 
 
 def free_port():
@@ -160,12 +202,18 @@ def kv_fields(line):
 # ---------------------------------------------------------------- emulator
 
 class Emulator:
-    def __init__(self, redirect_uris, client_secret=CLIENT_SECRET):
+    """`cognito-auth emulator` as a process. With `tls=(cert, key)` it serves HTTPS only and
+    `verify` (the CA that issued the certificate, for `requests`) is what this side trusts."""
+
+    def __init__(self, redirect_uris, client_secret=CLIENT_SECRET, tls=None, verify=True):
         args = [HELPER, "emulator", "--port", "0", "--client-id", CLIENT_ID]
         if client_secret:
             args += ["--client-secret", client_secret]
         for u in redirect_uris:
             args += ["--redirect-uri", u]
+        if tls:
+            args += ["--tls", *tls]
+        self.verify = verify
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -173,21 +221,21 @@ class Emulator:
         info = json.loads(line)
         self.port = info["port"]
         self.issuer = info["issuer"]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = info["base_url"]
 
     def add_user(self, email, password, groups=(), email_verified=True, **extra):
         body = {"email": email, "password": password, "groups": list(groups), "email_verified": email_verified}
         body.update(extra)
-        r = requests.post(self.base + "/_emulator/users", json=body, timeout=5)
+        r = requests.post(self.base + "/_emulator/users", json=body, timeout=5, verify=self.verify)
         assert r.status_code == 201, r.text
 
     def fault(self, name):
-        r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5)
+        r = requests.post(self.base + "/_emulator/fault", json={"fault": name}, timeout=5, verify=self.verify)
         assert r.status_code == 200, r.text
 
     def outage(self, *endpoints):
         """The named endpoints answer 503 until called again without them."""
-        r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5)
+        r = requests.post(self.base + "/_emulator/outage", json={"endpoints": list(endpoints)}, timeout=5, verify=self.verify)
         assert r.status_code == 200, r.text
 
     def slow(self, **seconds):
@@ -201,12 +249,12 @@ class Emulator:
         assert r.status_code == 200, r.text
 
     def rotate(self):
-        r = requests.post(self.base + "/_emulator/rotate", timeout=30)
+        r = requests.post(self.base + "/_emulator/rotate", timeout=30, verify=self.verify)
         assert r.status_code == 200, r.text
         return r.json()
 
     def stats(self):
-        return requests.get(self.base + "/_emulator/stats", timeout=5).json()
+        return requests.get(self.base + "/_emulator/stats", timeout=5, verify=self.verify).json()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -214,11 +262,27 @@ class Emulator:
             self.proc.wait(10)
 
 
+@contextlib.contextmanager
+def sample_pool(redirect_uris, **emulator_args):
+    """An emulator holding the two sample people (alice in linux-admins, bob in staff); stopped on exit."""
+    e = Emulator(redirect_uris, **emulator_args)
+    try:
+        e.add_user(*ALICE, groups=["linux-admins"])
+        e.add_user(*BOB, groups=["staff"])
+        yield e
+    finally:
+        e.stop()
+
+
 # ---------------------------------------------------------------- browser
 
 class Browser:
     """Plays the person's browser: opens the authorize URL, fills the hosted UI's sign-in form and
-    returns the redirect Location (without following it)."""
+    returns the redirect Location (without following it). `verify`: the CA bundle it trusts for
+    https (True: the system store), as `requests` takes it."""
+
+    def __init__(self, verify=True):
+        self.verify = verify
 
     def sign_in(self, authorize_url, email, password):
         s = requests.Session()
@@ -226,7 +290,7 @@ class Browser:
         host = urllib.parse.urlsplit(authorize_url).netloc
         for _ in range(5):
             # Cognito sends /oauth2/authorize on to its hosted UI's /login; follow only that host.
-            r = s.get(url, allow_redirects=False, timeout=10)
+            r = s.get(url, allow_redirects=False, timeout=10, verify=self.verify)   # per request: REQUESTS_CA_BUNDLE overrides a session's
             if r.status_code not in (301, 302, 303) or urllib.parse.urlsplit(
                     urllib.parse.urljoin(url, r.headers["Location"])).netloc != host:
                 break
@@ -235,7 +299,8 @@ class Browser:
         m = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', r.text)
         assert m, r.text[:500]
         action = urllib.parse.urljoin(url, html.unescape(m.group(1)))
-        r = s.post(action, data={"username": email, "password": password}, allow_redirects=False, timeout=10)
+        r = s.post(action, data={"username": email, "password": password}, allow_redirects=False, timeout=10,
+                   verify=self.verify)
         assert r.status_code == 302, (r.status_code, r.text[:300])
         return r.headers["Location"]
 
@@ -309,6 +374,7 @@ class PamSetup:
         self.dir = tempfile.mkdtemp(dir=workdir)
         os.chmod(self.dir, 0o755)
         self.service = service
+        self.browser_verify = getattr(emulator, "verify", True)   # what the browser trusts for https
         self.config = write_test_config(self.dir, emulator, redirect_uris, extra_config=extra_config, **timeouts)
         self.services = os.path.join(self.dir, "pam.d")
         os.mkdir(self.services)
@@ -317,8 +383,8 @@ class PamSetup:
     def add_service(self, name, module_args=""):
         """A pam_wrapper service file NAME (pamtester's service argument becomes PAM_SERVICE)."""
         with open(os.path.join(self.services, name), "w") as f:
-            f.write(f"auth required {MODULE} config={self.config} helper={HELPER} {module_args}\n")
-            f.write(f"account required {MODULE} config={self.config} helper={HELPER}\n")
+            f.write(f"auth required {MODULE} config={self.config} helper={module_helper()} {module_args}\n")
+            f.write(f"account required {MODULE} config={self.config} helper={module_helper()}\n")
 
     def env(self):
         e = dict(os.environ)
@@ -344,7 +410,9 @@ def read_prompt(child):
 
 
 def helper_processes():
-    """PIDs of running `cognito-auth pam-helper` processes (argv, not a pattern over command lines)."""
+    """PIDs of running cognito-auth-helper processes of this test run: those executing this
+    process's copy of the helper (module_helper()), so another run's helpers are not counted."""
+    exe = module_helper()
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -352,9 +420,11 @@ def helper_processes():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
+            if os.readlink(f"/proc/{pid}/exe") != exe:
+                continue
         except OSError:
             continue
-        if len(argv) >= 2 and argv[0].endswith(b"cognito-auth") and argv[1] == b"pam-helper":
+        if argv and argv[0] == b"cognito-auth-helper":
             pids.append(int(pid))
     return pids
 
@@ -365,10 +435,10 @@ def pam_result(child, timeout=30):
     return child.before
 
 
-def answer_prompt(child, url, credentials, paste=True):
+def answer_prompt(child, url, credentials, paste=True, verify=True):
     """Plays the person at a "Redirect URL:" prompt: signs in with the browser, then pastes the
     redirect address, or lets the browser land on the helper's listener and presses Enter."""
-    location = Browser().sign_in(url, *credentials)
+    location = Browser(verify).sign_in(url, *credentials)
     if paste:
         child.sendline(location)
     else:
@@ -384,5 +454,5 @@ def sign_in_through_pam(pam, user, credentials, host, paste=True, service=None, 
     _, url = read_prompt(child)
     if url_check:
         url_check(url)
-    answer_prompt(child, url, credentials, paste)
+    answer_prompt(child, url, credentials, paste, verify=pam.browser_verify)
     return pam_result(child)

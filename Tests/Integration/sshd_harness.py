@@ -19,7 +19,7 @@ import time
 
 import pexpect
 
-from harness import HELPER, MODULE, ROOT, URL_RE, answer_prompt, free_port, write_test_config
+from harness import PAM_HELPER, MODULE, ROOT, URL_RE, answer_prompt, free_port, write_test_config
 
 SSHD = "/usr/sbin/sshd"
 SSH = "/usr/bin/ssh"
@@ -170,8 +170,8 @@ class Sshd:
 
         # A private copy of the helper: a concurrent `swift build` cannot replace the binary under
         # a running test, and /proc/PID/exe tells this instance's helpers from any other run's.
-        self.helper = os.path.join(self.dir, "cognito-auth")
-        shutil.copy2(HELPER, self.helper)
+        self.helper = os.path.join(self.dir, "cognito-auth-helper")
+        shutil.copy2(PAM_HELPER, self.helper)
         os.chmod(self.helper, 0o755)
 
         self.config = write_test_config(self.dir, emulator, redirect_uris, login_timeout=login_timeout,

@@ -544,7 +544,7 @@ def test_command_man_page_documents_every_command_option_and_exit_code():
         assert re.search(rf"^\.SS \"?{sub}\b", src, re.M), f"{sub} has no section"
         for opt in opts:
             assert opt.replace("-", r"\-") in src, (sub, opt)
-    assert "pam-helper" in src
+    assert "cognito-auth-helper" in src and "pam-helper" not in found, "the module runs its own helper program"
     exit_status = src.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
     for code in "0123":
         assert f".B {code}\n" in exit_status

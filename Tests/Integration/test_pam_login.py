@@ -2,7 +2,9 @@
 built pam_cognito.so, the built cognito-auth helper, the Cognito emulator, a test browser and a
 real rsyslogd collecting the audit lines."""
 import itertools
+import os
 import time
+import urllib.parse
 
 import pytest
 
@@ -192,5 +194,47 @@ def test_emulator_stopped_is_unavailable_within_http_timeout(workdir, redirect_u
     assert (a["result"], a["reason"]) == ("unavailable", "idp_unavailable")
 
 
+def test_debug_makes_the_helper_log_each_protocol_step_but_never_the_pasted_code(workdir, emulator, redirect_uris,
+                                                                                 accounts, syslog):
+    # The module's `debug` reaches the helper in START; the helper, not the module, logs the steps.
+    pam = PamSetup(workdir, emulator, redirect_uris, module_args="debug")
+    host = rhost()
+    child = pam.pamtester("alice", host)
+    _, url = read_prompt(child)
+    location = Browser().sign_in(url, *ALICE)
+    child.sendline(location)
+    assert PAM_SUCCESS in pam_result(child)
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        starts = [l for l in syslog.lines() if f"received START v=2 user=alice service=cognito rhost={host}" in l]
+        if starts:
+            break
+        time.sleep(0.1)
+    assert len(starts) == 1, syslog.lines()[-20:]
+    ident = starts[0].split(":", 1)[0]           # cognito-auth[PID]
+    one_audit_line(syslog, f"rhost={host}")      # the helper is done once its audit line is there
+    mine = [l.split(": ", 1)[1].strip() for l in syslog.lines() if l.startswith(ident + ":")]
+    steps = ["sent HELLO timeout=60", "sent CONV with 2 message(s)", "received ANSWER with 1 response(s)",
+             "sent RESULT outcome=allowed user=alice reason=ok"]
+    assert [l for l in mine if l.startswith(("sent ", "received ANSWER"))] == steps, mine
+    assert not any(code in l for l in mine)
+
+
 def test_no_helper_process_is_left_behind(pam):
     assert helper_processes() == []
+
+
+def test_ignore_unknown_user_answers_at_once_without_a_prompt(workdir, emulator, redirect_uris, syslog, accounts):
+    # With ignore_unknown_user an account this host does not have is not ours to decide: the helper
+    # answers before any prompt and the module returns PAM_IGNORE, so the stack goes on.
+    accounts.absent("erin-nosuch")
+    pam = PamSetup(workdir, emulator, redirect_uris, module_args="ignore_unknown_user")
+    with open(os.path.join(pam.services, pam.service), "a") as f:
+        f.write("auth required pam_permit.so\n")
+    host = rhost()
+    out = pam_result(pam.pamtester("erin-nosuch", host), timeout=15)
+    assert PAM_SUCCESS in out, out           # pam_permit decided; our module was ignored
+    assert "oauth2/authorize" not in out and "Redirect URL" not in out
+    a = one_audit_line(syslog, f"rhost={host}")
+    assert (a["result"], a["reason"]) == ("unknown_user", "no_local_account")

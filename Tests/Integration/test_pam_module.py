@@ -19,16 +19,22 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from harness import safe_bin, safe_copy
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PAM_DIR = ROOT / "pam"
 MODULE = PAM_DIR / "pam_cognito.so"
-FAKES = HERE / "fake_helpers"
+# The module runs only a helper on a root-owned, non-writable path: fake helpers run from a copy
+# in the harness's safe directory (the `module` fixture makes it).
+FAKES_SRC = HERE / "fake_helpers"
+FAKES = None
 T = 30  # seconds: no single run may take longer, so a bug cannot hang the suite
 DEBIAN_PACKAGES = ["libpam0g-dev", "libpam-wrapper", "pamtester"]
 
@@ -66,8 +72,8 @@ def module():
                        check=True, timeout=600, capture_output=True)
     assert shutil.which("pamtester"), "pamtester is needed: apt-get install " + " ".join(DEBIAN_PACKAGES)
     assert os.geteuid() == 0, "the module requires a root-owned helper: run as root"
-    for f in FAKES.iterdir():  # git does not keep owners; the module insists on root-owned helpers
-        os.chown(f, 0, 0)
+    global FAKES
+    FAKES = Path(safe_copy(str(FAKES_SRC), "fake_helpers"))
     subprocess.run(["make", "-C", str(PAM_DIR)], check=True, timeout=120, capture_output=True)
     assert MODULE.exists()
     global PAM
@@ -127,8 +133,7 @@ class Stack:
         """pamtester with stdin from `input`: misc_conv reads answers from a pipe too."""
         start = time.monotonic()
         p = subprocess.run([*prefix, *self.argv(user, ops, items)], env=self.env(**(env or {})),
-                           input=input, capture_output=True, text=True,
-                           errors="replace", timeout=T)
+                           input=input, capture_output=True, text=True, errors="replace", timeout=T)
         return self._result(p.stdout + p.stderr, p.returncode, time.monotonic() - start)
 
     def spawn(self, user="alice", ops=("authenticate",), items=None):
@@ -180,8 +185,9 @@ def helper_processes(name):
     return found
 
 
-HELLO = "HELLO v=1 timeout=30\n"
-ALLOWED = "RESULT outcome=allowed user={user} reason=ok\n"
+# Frames for the `malformed` helper: lists of fields ({user} = PAM_USER), or {"raw": hex}.
+HELLO = ["HELLO", "2", "30"]
+ALLOWED = ["RESULT", "allowed", "{user}", "ok"]
 PROMPT_CONV = [["info", "Open https://example.test/authorize?x=1 to sign in"],
                ["prompt_echo_on", "Redirect URL: "]]
 
@@ -240,10 +246,10 @@ def test_right_answer_for_pam_user_authenticates_and_info_comes_before_prompt(st
     run = stack.finish(child)
     assert_code(run, "PAM_SUCCESS")
     rec = stack.record()
-    assert rec["start"] == {"v": "1", "user": "alice", "service": "svc", "rhost": "203.0.113.9",
+    assert rec["start"] == {"v": "2", "user": "alice", "service": "svc", "rhost": "203.0.113.9",
                             "ruser": "remote", "tty": "pts/7", "config": str(stack.conf_path),
-                            "debug": "0"}
-    assert rec["verb"] == "ANSWER" and rec["keys"] == ["r"]
+                            "flags": "0"}
+    assert rec["verb"] == "ANSWER" and len(rec["answers"]) == 1
 
 
 def test_wrong_answer_is_auth_error(stack):
@@ -255,7 +261,7 @@ def test_wrong_answer_is_auth_error(stack):
 
 
 @pytest.mark.parametrize("answer", [
-    "with spaces  and  100% & + = ? # / -",
+    "with spaces  and  100% & + = ? # / - \t tab",
     "caf\u00e9 \u2713 \U0001F510 \u65e5\u672c",
     "http://localhost:8400/callback?code=abc-123&state=x%2By",
     "",
@@ -279,7 +285,7 @@ def test_info_only_round_gets_an_answer_without_responses(stack):
     child.expect_exact("Word: ")
     child.sendline("w")
     assert_code(stack.finish(child), "PAM_SUCCESS")
-    assert stack.record()["keys"] == ["r"]
+    assert len(stack.record()["answers"]) == 1
 
 
 def test_error_only_round_is_shown_and_answered_with_a_bare_answer(stack):
@@ -289,11 +295,11 @@ def test_error_only_round_is_shown_and_answered_with_a_bare_answer(stack):
     assert "Sign-in refused: not in an allowed group" in run.text
     assert_code(run, "PAM_AUTH_ERR")
     rec = stack.record()
-    assert rec["verb"] == "ANSWER" and rec["keys"] == []
+    assert rec["verb"] == "ANSWER" and rec["answers"] == []
 
 
 def test_end_of_input_at_the_prompt_sends_an_empty_answer(stack):
-    # misc_conv turns ^D into a NULL response, which PROTOCOL.md sends as "r=".
+    # misc_conv turns ^D into a NULL response, which PROTOCOL.md sends as an empty field.
     stack.service(conf={"conv": PROMPT_CONV, "word": "xyzzy"})
     child = stack.spawn()
     child.expect_exact("Redirect URL: ")
@@ -305,7 +311,7 @@ def test_end_of_input_at_the_prompt_sends_an_empty_answer(stack):
 
 def test_person_answering_after_the_deadline_is_refused_not_unavailable(stack):
     # Too slow a person is a refusal: PAM_AUTHINFO_UNAVAIL would let an
-    # [authinfo_unavail=ignore] stack fall through to another module.
+    # [authinfo_unavail=ignore] stack fall through to another module (PROTOCOL.md, step 3).
     stack.service(conf={"conv": PROMPT_CONV, "word": "xyzzy", "timeout": 1})
     child = stack.spawn()
     child.expect_exact("Redirect URL: ")
@@ -339,7 +345,9 @@ def test_helper_gone_before_answer_is_unavailable_without_sigpipe_in_the_host(st
     assert_code(run, "PAM_AUTHINFO_UNAVAIL")
 
 
-def test_debug_logs_each_step_but_never_the_answer(stack):
+def test_debug_hands_the_steps_to_the_helper_and_logs_only_the_result_never_the_answer(stack):
+    # The helper logs each protocol step (test_pam_login.py checks the real one); the module only
+    # tells it `debug` and logs what it returns.
     secret = "code-4711-secret"
     stack.service(args="debug", conf={"conv": PROMPT_CONV, "word": secret})
     child = stack.spawn()
@@ -347,12 +355,9 @@ def test_debug_logs_each_step_but_never_the_answer(stack):
     child.sendline(secret)
     run = stack.finish(child)
     assert_code(run, "PAM_SUCCESS")
-    for step in ("starting ", "HELLO timeout=30", "conversation with 2 message(s)",
-                 "sent ANSWER with 1 response(s)", "RESULT outcome=allowed user=alice",
-                 "authenticate returns Success"):
-        assert run.log_has(step), (step, run.logs)
+    assert run.log_has("authenticate returns Success"), run.logs
     assert not any("4711" in line for line in run.logs)
-    assert stack.record()["start"]["debug"] == "1"
+    assert stack.record()["start"]["flags"] == "1"
 
 
 # A PAM application made with ctypes, so a test can count conversation calls
@@ -364,6 +369,18 @@ import ctypes, json, os, signal, sys, time
 service_dir, user, mode, answer = sys.argv[1:5]
 if mode == "ignore_sigchld":
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+if mode == "setuid_caller":
+    # What su or polkit-agent-helper-1 look like to a PAM module: real uid and groups of the
+    # caller, effective uid 0, and whatever umask and limits the caller chose.
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (32, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.RLIM_INFINITY))
+    os.umask(0)
+    os.setgroups([1002, 100])
+    os.setresgid(1002, 0, 1002)
+    os.setresuid(1001, 0, 1001)
+    assert os.getresuid() == (1001, 0, 1001) and os.geteuid() == 0
 pam = ctypes.CDLL("libpam.so.0")
 libc = ctypes.CDLL(None)
 libc.calloc.restype = ctypes.c_void_p
@@ -430,19 +447,33 @@ def test_failing_conversation_function_sends_convfail_and_yields_conv_error(stac
 
 
 def test_allowed_after_convfail_is_still_conv_error(stack):
-    stack.service("malformed", conf={"lines": [HELLO, "CONV prompt_echo_off=pw\n", ALLOWED],
+    stack.service("malformed", conf={"frames": [HELLO, ["CONV", "prompt_echo_off", "pw"], ALLOWED],
                                      "replies": 1})
     assert run_conv_app(stack, "fail")["rc"] == PAM["PAM_CONV_ERR"]
 
 
 def test_conv_error_sticks_when_the_helper_converses_again_after_convfail(stack):
     # The helper may still try to show an error message after CONVFAIL (PROTOCOL.md).
-    stack.service("malformed", conf={"lines": [HELLO, "CONV prompt_echo_off=pw\n",
-                                               "CONV error=sorry\n", ALLOWED],
+    stack.service("malformed", conf={"frames": [HELLO, ["CONV", "prompt_echo_off", "pw"],
+                                                ["CONV", "error", "sorry"], ALLOWED],
                                      "replies": 2})
     out = run_conv_app(stack, "fail")
     assert out["rc"] == PAM["PAM_CONV_ERR"]
     assert [len(c) for c in out["calls"]] == [1, 1]
+
+
+def test_setuid_caller_credentials_umask_and_limits_do_not_reach_the_helper(stack):
+    # A caller that runs su keeps its real uid: the helper must not inherit it (it could signal or
+    # ptrace the helper), nor its groups, umask, core limit or a starved descriptor limit.
+    stack.service("reports_credentials")
+    out = run_conv_app(stack, "setuid_caller")
+    assert out["rc"] == PAM["PAM_SUCCESS"], out
+    rec = stack.record()
+    assert rec["resuid"] == [0, 0, 0] and rec["resgid"] == [0, 0, 0] and rec["groups"] == []
+    assert rec["umask"] == 0o077
+    soft = {name: lim[0] for name, lim in rec["limits"].items()}
+    assert soft == {"RLIMIT_CORE": 0, "RLIMIT_NOFILE": 1024, "RLIMIT_FSIZE": 64 << 20}, rec
+    assert all(hard == -1 or hard >= s for s, hard in rec["limits"].values()), rec   # -1: unlimited
 
 
 def test_host_that_ignores_sigchld_still_gets_the_exit_status_and_its_disposition_back(stack):
@@ -456,7 +487,7 @@ def test_host_that_ignores_sigchld_still_gets_the_exit_status_and_its_dispositio
                                     "malformed", "vanishes_after_conv"])
 def test_host_keeps_no_child_or_zombie_after_authenticate(stack, helper):
     stack.service(helper, conf={"conv": PROMPT_CONV, "word": "xyzzy",
-                                "lines": [HELLO, "RESULT outcome=allowed\n"]})
+                                "frames": [HELLO, ["RESULT", "allowed"]]})
     out = run_conv_app(stack)
     assert out["children"] is False
     assert (out["rc"] == PAM["PAM_SUCCESS"]) == (helper == "well_behaved")
@@ -486,6 +517,7 @@ def test_ignore_unknown_user_makes_the_module_ignored(stack):
     run = stack.run()
     assert_code(run, "PAM_SUCCESS")   # a module that returned PAM_IGNORE does not count
     assert run.log_has("authenticate returns " + _strerror(PAM["PAM_IGNORE"]))
+    assert stack.record()["start"]["flags"] == "3", "START tells the helper debug (1) + ignore_unknown_user (2)"
 
     stack.service(conf={"outcome": "unknown_user"}, text=stack.line("well_behaved") + permit_after)
     assert_code(stack.run(), "PAM_USER_UNKNOWN")
@@ -501,7 +533,7 @@ def test_allowed_for_another_user_is_auth_error(stack):
     stack.service("other_user", conf={"claim_user": "root"})
     run = stack.run(user="alice")
     assert_code(run, "PAM_AUTH_ERR")
-    assert run.log_has("helper claimed success for a different user (root, PAM_USER is alice)")
+    assert run.log_has("helper claimed success for a user other than PAM_USER")
 
 
 def test_allowed_must_match_pam_user_byte_for_byte(stack):
@@ -511,11 +543,11 @@ def test_allowed_must_match_pam_user_byte_for_byte(stack):
     assert_code(stack.run(user="alice"), "PAM_AUTH_ERR")
 
 
-def test_user_names_with_reserved_bytes_are_encoded_and_match(stack):
+def test_user_names_with_any_bytes_but_nul_reach_the_helper_unchanged_and_match(stack):
     stack.service(conf={"outcome": "allowed"})
-    run = stack.run(user="a-b.c d%e")
+    run = stack.run(user="a-b.c d%e=\t\\x")
     assert_code(run, "PAM_SUCCESS")
-    assert stack.record()["start"]["user"] == "a-b.c d%e"
+    assert stack.record()["start"]["user"] == "a-b.c d%e=\t\\x"
 
 
 # ---------------------------------------------------------------- acct_mgmt
@@ -563,12 +595,14 @@ def test_relative_config_path_is_service_error(stack):
     assert_code(stack.run(), "PAM_SERVICE_ERR")
 
 
-def _copy_helper(stack, name="well_behaved"):
-    d = stack.tmp / "helpers"
-    d.mkdir(exist_ok=True)
+def _copy_helper(name="well_behaved", parent=None):
+    """A copy of a fake helper in a fresh directory below `parent` (default: the safe directory)."""
+    d = Path(parent or safe_bin()) / ("helpers-" + uuid.uuid4().hex[:8])
+    d.mkdir()
     os.chmod(d, 0o755)
     shutil.copy(FAKES / "fakeproto.py", d / "fakeproto.py")
     shutil.copy(FAKES / name, d / name)
+    os.chmod(d / name, 0o755)
     return d / name
 
 
@@ -578,20 +612,58 @@ def _copy_helper(stack, name="well_behaved"):
     ("not-root-owned", 0o755, 65534, "is not owned by root"),
 ])
 def test_unsafe_helper_file_is_service_error_and_never_runs(stack, problem, mode, uid, expected):
-    helper = _copy_helper(stack)
+    helper = _copy_helper()
     os.chown(helper, uid, 0)
     os.chmod(helper, mode)
     stack.service(helper, conf={"outcome": "allowed"})
     run = stack.run()
     assert_code(run, "PAM_SERVICE_ERR")
-    assert run.log_has("helper %s: %s" % (helper, expected))
+    assert run.log_has("helper %s: %s %s" % (helper, helper, expected))
+    assert not stack.record_path.exists()
+
+
+def _unsafe_path(how):
+    """A helper reached through an unsafe path; returns (path for helper=, the culprit, why)."""
+    helper = _copy_helper()
+    d = helper.parent
+    if how == "group-writable-dir":
+        os.chmod(d, 0o775)
+        return helper, d, "is group- or world-writable"
+    if how == "sticky-world-writable-dir":   # like /tmp: OpenSSH's safe_path makes no exception
+        os.chmod(d, 0o1777)
+        return helper, d, "is group- or world-writable"
+    if how == "dir-not-root-owned":
+        os.chown(d, 65534, 65534)
+        return helper, d, "is not owned by root"
+    if how == "symlinked-parent":
+        link = Path(safe_bin()) / ("link-" + uuid.uuid4().hex[:8])
+        link.symlink_to(d)
+        return link / helper.name, link, "is a symbolic link"
+    if how == "helper-is-symlink":
+        link = d / "link"
+        link.symlink_to(helper)
+        return link, link, "is a symbolic link"
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["group-writable-dir", "sticky-world-writable-dir",
+                                 "dir-not-root-owned", "symlinked-parent", "helper-is-symlink"])
+def test_unsafe_path_to_the_helper_is_service_error_naming_the_culprit(stack, how):
+    # The walk from / (PROTOCOL.md "The helper process"): each file on the way is root's and not
+    # writable by others, and no symbolic link is followed. Every one of these helper files is
+    # itself root-owned 0755, so a check of the last component only would run it.
+    path, culprit, why = _unsafe_path(how)
+    stack.service(path, conf={"outcome": "allowed"})
+    run = stack.run()
+    assert_code(run, "PAM_SERVICE_ERR")
+    assert run.log_has("helper %s: %s %s" % (path, culprit, why)), run.logs
     assert not stack.record_path.exists()
 
 
 @pytest.mark.parametrize("path,expected", [
     ("relative/helper", "is not an absolute path"),
-    ("/nonexistent/cognito-auth", "No such file or directory"),
-    ("/tmp", "is not a regular file"),
+    ("/nonexistent/cognito-auth", "/nonexistent: No such file or directory"),
+    ("/tmp", "/tmp is not a regular file"),
 ])
 def test_helper_path_must_name_a_regular_file(stack, path, expected):
     stack.service(text="auth required %s helper=%s config=%s\n" % (stack.module, path, stack.conf_path))
@@ -601,7 +673,7 @@ def test_helper_path_must_name_a_regular_file(stack, path, expected):
 
 
 def test_helper_that_cannot_be_executed_is_unavailable(stack):
-    helper = _copy_helper(stack)
+    helper = _copy_helper()
     os.chmod(helper, 0o644)
     stack.service(helper, conf={"outcome": "allowed"})
     run = stack.run()
@@ -648,60 +720,94 @@ def test_nonzero_exit_after_allowed_is_unavailable(stack):
     assert run.log_has("helper exited with status 1")
 
 
-def test_line_over_64_kib_is_unavailable(stack):
-    stack.service("long_line", conf={"size": 65537})
+def test_frame_over_64_kib_is_unavailable(stack):
+    stack.service("long_frame", conf={"size": 65537})
     run = stack.run()
     assert_code(run, "PAM_AUTHINFO_UNAVAIL")
-    assert run.log_has("protocol violation: line longer than 65536 bytes")
+    assert run.log_has("protocol violation: frame length is not 1..65532")
 
 
-def test_line_of_exactly_64_kib_is_accepted(stack):
-    stack.service("long_line", conf={"size": 65536})
+def test_frame_of_exactly_64_kib_is_accepted(stack):
+    stack.service("long_frame", conf={"size": 65536})
     assert_code(stack.run(), "PAM_SUCCESS")
 
 
-@pytest.mark.parametrize("lines,why", [
-    ([HELLO, "result outcome=allowed user={user} reason=ok\n"], "verb is not upper-case letters"),
-    ([HELLO, "RESULT outcome=allowed user={user}  reason=ok\n"], "token is not key=value"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=ok \n"], "token is not key=value"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason\n"], "token is not key=value"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=ok\r\n"], "byte that must be percent-encoded"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=a%G1\n"], "bad percent escape"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=a%4\n"], "bad percent escape"),
-    ([HELLO, "RESULT outcome=allowed user={user}%00 reason=ok\n"], "NUL byte in a value"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=ok\0junk\n"], "NUL byte in a line"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=a-b\n"], "byte that must be percent-encoded"),
-    ([HELLO, "RESULT outcome=allowed user={user}\n"], "RESULT needs exactly outcome, user, reason"),
-    ([HELLO, "RESULT user={user} outcome=allowed reason=ok\n"], "RESULT needs exactly outcome, user, reason"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=ok extra=1\n"], "RESULT needs exactly"),
-    ([HELLO, "RESULT outcome=Allowed user={user} reason=ok\n"], "unknown RESULT outcome"),
-    ([HELLO, "RESULT outcome=allowed user={user} reason=ok"], "last line has no newline"),
-    ([HELLO, "OK\n", ALLOWED], "unknown verb"),
-    ([HELLO, HELLO, ALLOWED], "second HELLO"),
-    (["HELLO v=2 timeout=30\n", ALLOWED], "HELLO is not v=1 timeout=N"),
-    (["HELLO v=1\n", ALLOWED], "HELLO is not v=1 timeout=N"),
-    (["HELLO v=1 timeout=0\n", ALLOWED], "HELLO timeout is not 1..3600"),
-    (["HELLO v=1 timeout=3601\n", ALLOWED], "HELLO timeout is not 1..3600"),
-    (["HELLO v=1 timeout=-5\n", ALLOWED], "byte that must be percent-encoded"),
-    (["HELLO v=1 timeout=99999999999999999999\n", ALLOWED], "HELLO timeout is not 1..3600"),
-    (["CONV info=hi\n", ALLOWED], "CONV before HELLO"),
-    ([HELLO, "CONV\n", ALLOWED], "CONV needs 1 to 4 messages"),
-    ([HELLO, "CONV info=1 info=2 info=3 info=4 info=5\n", ALLOWED], "CONV needs 1 to 4 messages"),
-    ([HELLO, "CONV shout=hi\n", ALLOWED], "unknown CONV message style"),
-    ([HELLO, "RESULT a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9\n"], "too many tokens"),
-    (["\n"], "verb is not upper-case letters"),
-])
-def test_malformed_line_is_unavailable(stack, lines, why):
-    stack.service("malformed", conf={"lines": lines})
+def test_result_before_hello_is_a_protocol_error(stack):
+    # Version 1 let a helper that could not load its config skip HELLO; now HELLO always comes
+    # first, and a RESULT (even a well-formed "allowed") before it is a violation.
+    stack.service("malformed", conf={"frames": [ALLOWED]})
+    run = stack.run()
+    assert_code(run, "PAM_AUTHINFO_UNAVAIL")
+    assert run.log_has("protocol violation: first frame is not HELLO 2 <timeout>"), run.logs
+
+
+def _raw(body, length=None):
+    """A frame whose length and body the test chooses freely (PAM_USER is alice)."""
+    data = body.encode()
+    return {"raw": (length if length is not None else len(data)).to_bytes(4, "big").hex() + data.hex()}
+
+
+NOT_RESULT = "not CONV, nor RESULT <known outcome> <user> <reason>"
+BAD_HELLO = "first frame is not HELLO 2 <timeout>"
+BAD_TIMEOUT = "HELLO timeout is not 1..3600"
+BAD_CONV = "CONV not 1..4 style, text"
+
+
+@pytest.mark.parametrize("frames,why", [
+    # the framing itself
+    ([HELLO, {"raw": "00000000"}], "frame length is not 1..65532"),
+    ([HELLO, {"raw": "0000fffd" + "00" * 16}], "frame length is not 1..65532"),
+    ([HELLO, {"raw": "ffffffff"}], "frame length is not 1..65532"),
+    ([HELLO, _raw("RESULT\0allowed\0alice\0ok")], "frame does not end with a NUL"),
+    ([HELLO, _raw("RESULT\0allowed\0alice\0ok\0junk")], "frame does not end with a NUL"),
+    ([HELLO, _raw("RESULT\0allowed\0alice\0ok\0", length=40)], "frame cut short by EOF"),
+    ([HELLO, {"raw": "0000"}], "frame cut short by EOF"),
+    ([HELLO, ["RESULT", "a", "b", "c", "d", "e", "f", "g", "h", "i"]], "too many fields"),
+    # a NUL inside a field is a field boundary: the RESULT then has the wrong number of fields
+    ([HELLO, ["RESULT", "allowed", "{user}\0x", "ok"]], NOT_RESULT),
+    ([HELLO, ["RESULT", "allowed\0", "{user}", "ok"]], NOT_RESULT),
+    # RESULT
+    ([HELLO, ["result", "allowed", "{user}", "ok"]], NOT_RESULT),
+    ([HELLO, ["RESULT", "allowed", "{user}"]], NOT_RESULT),
+    ([HELLO, ["RESULT", "allowed", "{user}", "ok", "extra"]], NOT_RESULT),
+    ([HELLO, ["RESULT", "Allowed", "{user}", "ok"]], NOT_RESULT),
+    ([HELLO, ["RESULT", "allowed ", "{user}", "ok"]], NOT_RESULT),
+    ([HELLO, ["OK"], ALLOWED], NOT_RESULT),
+    ([HELLO, HELLO, ALLOWED], NOT_RESULT),
+    ([HELLO, _raw("\0"), ALLOWED], NOT_RESULT),
+    # HELLO
+    ([["HELLO", "1", "30"], ALLOWED], BAD_HELLO),
+    ([["HELLO", "2"], ALLOWED], BAD_HELLO),
+    ([["HELLO", "2", "30", "x"], ALLOWED], BAD_HELLO),
+    ([["CONV", "info", "hi"], ALLOWED], BAD_HELLO),
+    ([_raw("\0"), ALLOWED], BAD_HELLO),
+    ([["HELLO", "2", "0"], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", "3601"], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", "-5"], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", "+5"], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", " 5"], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", "5 "], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", ""], ALLOWED], BAD_TIMEOUT),
+    ([["HELLO", "2", "99999999999999999999"], ALLOWED], BAD_TIMEOUT),
+    # CONV
+    ([HELLO, ["CONV"], ALLOWED], BAD_CONV),
+    ([HELLO, ["CONV", "info"], ALLOWED], BAD_CONV),
+    ([HELLO, ["CONV", "info", "a", "error"], ALLOWED], BAD_CONV),
+    ([HELLO, ["CONV", "shout", "hi"], ALLOWED], BAD_CONV),
+    ([HELLO, ["CONV"] + ["info", "x"] * 5, ALLOWED], "too many fields"),
+], ids=lambda v: None if isinstance(v, list) else v)
+def test_malformed_frame_is_unavailable(stack, frames, why):
+    stack.service("malformed", conf={"frames": frames})
     run = stack.run()
     assert_code(run, "PAM_AUTHINFO_UNAVAIL")
     assert run.log_has("protocol violation: " + why), run.logs
 
 
-def test_well_formed_lines_from_the_malformed_helper_do_authenticate(stack):
-    # The control for the test above: the same helper with correct lines succeeds, and
-    # lower-case hex escapes and RESULT without HELLO are accepted.
-    stack.service("malformed", conf={"lines": [ALLOWED.replace("reason=ok", "reason=a%2db")]})
+def test_well_formed_frames_from_the_malformed_helper_do_authenticate(stack):
+    # The control for the test above: the same helper with correct frames succeeds, with any
+    # bytes but NUL in a field (newline, space, %, non-ASCII) taken as they are.
+    stack.service("malformed", conf={"frames": [HELLO, ["RESULT", "allowed", "{user}",
+                                                        "a b\n%00\u00e9\r"]]})
     assert_code(stack.run(), "PAM_SUCCESS")
 
 
@@ -719,7 +825,7 @@ def test_no_helper_process_or_zombie_is_left_after_any_failure(stack):
     ("well_behaved", {"conv": PROMPT_CONV + [["prompt_echo_off", "again: "]], "word": "xyzzy"},
      "PAM_SUCCESS"),
     ("other_user", {}, "PAM_AUTH_ERR"),
-    ("malformed", {"lines": [HELLO, "RESULT outcome=allowed user={user}\n"]}, "PAM_AUTHINFO_UNAVAIL"),
+    ("malformed", {"frames": [HELLO, ["RESULT", "allowed", "{user}"]]}, "PAM_AUTHINFO_UNAVAIL"),
     ("hangs", {}, "PAM_AUTHINFO_UNAVAIL"),
 ], ids=["allowed-after-conversation", "other-user", "malformed", "killed-at-deadline"])
 def test_valgrind_finds_no_leak_or_invalid_access_in_the_module(stack, helper, conf, code):

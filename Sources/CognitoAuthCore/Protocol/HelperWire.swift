@@ -1,105 +1,65 @@
 import FoundationEssentials
 
-/// One line of the pam_cognito.so ⇄ helper protocol (pam/PROTOCOL.md): `VERB key=value …` with
-/// percent-encoded values.
+/// One frame of the pam_cognito.so ⇄ helper protocol (pam/PROTOCOL.md, version 2): a 4-byte
+/// big-endian body length, then the body, `VERB\0field\0field\0…`. Fields are raw bytes without NUL
+/// and positional; the decoder is as strict as the module's, so a helper bug shows up in tests.
 public struct WireMessage: Sendable, Equatable {
-    public static let maxLineBytes = 65_536
+    public static let version = "2"
+    public static let maxFrameBytes = 65_536
+    public static let headerBytes = 4
+    /// The verb included: the longest message is a CONV of 4 (style, text) pairs.
+    public static let maxFields = 9
 
     public var verb: String
-    public var fields: [(key: String, value: String)]
+    /// The fields after the verb.
+    public var fields: [String]
 
-    public init(_ verb: String, _ fields: [(String, String)] = []) {
+    public init(_ verb: String, _ fields: [String] = []) {
         self.verb = verb
-        self.fields = fields.map { (key: $0.0, value: $0.1) }
+        self.fields = fields
     }
 
-    public func value(_ key: String) -> String? { fields.first { $0.key == key }?.value }
-    public func values(_ key: String) -> [String] { fields.filter { $0.key == key }.map(\.value) }
-
-    public static func == (a: WireMessage, b: WireMessage) -> Bool {
-        a.verb == b.verb && a.fields.map(\.key) == b.fields.map(\.key) && a.fields.map(\.value) == b.fields.map(\.value)
+    /// The whole frame, or nil when a field contains a NUL byte or the frame would exceed
+    /// `maxFrameBytes` or `maxFields` (the module would refuse it).
+    public func encoded() -> [UInt8]? {
+        var body: [UInt8] = []
+        for field in [verb] + fields {
+            let bytes = Array(field.utf8)
+            guard !bytes.contains(0) else { return nil }
+            body += bytes
+            body.append(0)
+        }
+        guard fields.count + 1 <= Self.maxFields, body.count + Self.headerBytes <= Self.maxFrameBytes else { return nil }
+        let n = UInt32(body.count)
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + body
     }
 
-    /// The line, with its terminating newline.
-    public func encoded() -> [UInt8] {
-        var out = Array(verb.utf8)
-        for (k, v) in fields {
-            out.append(UInt8(ascii: " "))
-            out += Array(k.utf8)
-            out.append(UInt8(ascii: "="))
-            out += WireMessage.percentEncode(Array(v.utf8))
+    /// The first whole frame at the start of `buffer` and the bytes it took; `nil` while more bytes
+    /// are needed. Any deviation from the framing is a refusal, decided as early as the bytes allow
+    /// (a bad length before its body arrives).
+    public static func nextFrame(_ buffer: [UInt8]) -> Result<(message: WireMessage, consumed: Int)?, Refusal> {
+        guard buffer.count >= headerBytes else { return .success(nil) }
+        let length = buffer[0..<headerBytes].reduce(0) { $0 << 8 | Int($1) }
+        guard length >= 1, length <= maxFrameBytes - headerBytes else {
+            return .failure(Refusal(.protocolError, "frame length \(length) is not 1..\(maxFrameBytes - headerBytes)"))
         }
-        out.append(UInt8(ascii: "\n"))
-        return out
+        guard buffer.count >= headerBytes + length else { return .success(nil) }
+        return decodeBody(buffer[headerBytes..<(headerBytes + length)]).map { (message: $0, consumed: headerBytes + length) }
     }
 
-    /// Parses one line (without its newline). Returns a reason on any deviation from the grammar.
-    public static func decode(_ line: [UInt8]) -> Result<WireMessage, Refusal> {
-        guard line.count < maxLineBytes else { return .failure(Refusal(.protocolError, "line over \(maxLineBytes) bytes")) }
-        let tokens = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard let verbBytes = tokens.first, !verbBytes.isEmpty,
-              verbBytes.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
-            return .failure(Refusal(.protocolError, "line does not start with an upper-case verb"))
+    /// Splits one frame's body into its verb and fields.
+    public static func decodeBody<C: BidirectionalCollection>(_ body: C) -> Result<WireMessage, Refusal> where C.Element == UInt8 {
+        guard body.last == 0 else { return .failure(Refusal(.protocolError, "frame does not end with a NUL")) }
+        let parts = body.dropLast().split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count <= maxFields else { return .failure(Refusal(.protocolError, "too many fields")) }
+        guard let verb = parts.first, !verb.isEmpty,
+              verb.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            return .failure(Refusal(.protocolError, "frame does not start with an upper-case verb"))
         }
-        var msg = WireMessage(String(decoding: verbBytes, as: UTF8.self))
-        for token in tokens.dropFirst() {
-            guard let eq = token.firstIndex(of: UInt8(ascii: "=")), eq != token.startIndex else {
-                return .failure(Refusal(.protocolError, "token without key=value"))
-            }
-            let key = token[token.startIndex..<eq]
-            guard key.allSatisfy({ ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }) else {
-                return .failure(Refusal(.protocolError, "bad key"))
-            }
-            guard let raw = percentDecode(token[token.index(after: eq)...]), !raw.contains(0) else {
-                return .failure(Refusal(.protocolError, "bad value encoding for \(String(decoding: key, as: UTF8.self))"))
-            }
-            // Answers are whatever bytes the person typed; invalid UTF-8 becomes U+FFFD and is then
-            // refused by the check that reads it (a bad paste is a denial, not a protocol fault).
-            let value = String(decoding: raw, as: UTF8.self)
-            msg.fields.append((key: String(decoding: key, as: UTF8.self), value: value))
-        }
-        return .success(msg)
-    }
-
-    static func isUnreserved(_ b: UInt8) -> Bool {
-        (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z"))
-            || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "~")
-    }
-
-    public static func percentEncode(_ bytes: [UInt8]) -> [UInt8] {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for b in bytes {
-            if isUnreserved(b) { out.append(b) } else {
-                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            }
-        }
-        return out
-    }
-
-    public static func percentDecode<C: Collection>(_ bytes: C) -> [UInt8]? where C.Element == UInt8 {
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        var it = bytes.makeIterator()
-        while let b = it.next() {
-            if b == UInt8(ascii: "%") {
-                guard let h = it.next().flatMap(nibble), let l = it.next().flatMap(nibble) else { return nil }
-                out.append(h << 4 | l)
-            } else if isUnreserved(b) {
-                out.append(b)
-            } else {
-                return nil
-            }
-        }
-        return out
+        // Answers are whatever bytes the person typed; invalid UTF-8 becomes U+FFFD and is then
+        // refused by the check that reads it (a bad paste is a denial, not a protocol fault).
+        return .success(WireMessage(String(decoding: verb, as: UTF8.self),
+                                    parts.dropFirst().map { String(decoding: $0, as: UTF8.self) }))
     }
 }
 
@@ -140,25 +100,31 @@ public struct HelperStart: Sendable, Equatable {
     public var tty: String
     public var configPath: String
     public var debug: Bool
+    /// The module's `ignore_unknown_user`: an account this host does not have is answered at once.
+    public var ignoreUnknownUser: Bool
 
-    public init(user: String, service: String, rhost: String = "", ruser: String = "", tty: String = "", configPath: String, debug: Bool = false) {
+    public init(user: String, service: String, rhost: String = "", ruser: String = "", tty: String = "", configPath: String,
+                debug: Bool = false, ignoreUnknownUser: Bool = false) {
         self.user = user; self.service = service; self.rhost = rhost; self.ruser = ruser
-        self.tty = tty; self.configPath = configPath; self.debug = debug
+        self.tty = tty; self.configPath = configPath; self.debug = debug; self.ignoreUnknownUser = ignoreUnknownUser
     }
 
+    /// `START 2 user service rhost ruser tty config flags`, exactly; `flags` is one digit, the sum
+    /// of 1 (debug) and 2 (ignore_unknown_user).
     public static func from(_ m: WireMessage) -> Result<HelperStart, Refusal> {
         guard m.verb == "START" else { return .failure(Refusal(.protocolError, "expected START, got \(m.verb)")) }
-        guard m.value("v") == "1" else { return .failure(Refusal(.protocolError, "unsupported protocol version")) }
-        guard let user = m.value("user"), !user.isEmpty, let service = m.value("service"), let config = m.value("config"), !config.isEmpty else {
-            return .failure(Refusal(.protocolError, "START lacks user, service or config"))
+        guard m.fields.first == WireMessage.version else { return .failure(Refusal(.protocolError, "unsupported protocol version")) }
+        guard m.fields.count == 8 else { return .failure(Refusal(.protocolError, "START has \(m.fields.count) fields, not 8")) }
+        let f = m.fields
+        guard !f[1].isEmpty, !f[6].isEmpty, let flags = ["0", "1", "2", "3"].firstIndex(of: f[7]) else {
+            return .failure(Refusal(.protocolError, "START lacks user or config, or flags is not 0..3"))
         }
-        return .success(HelperStart(user: user, service: service, rhost: m.value("rhost") ?? "",
-                                    ruser: m.value("ruser") ?? "", tty: m.value("tty") ?? "",
-                                    configPath: config, debug: m.value("debug") == "1"))
+        return .success(HelperStart(user: f[1], service: f[2], rhost: f[3], ruser: f[4], tty: f[5],
+                                    configPath: f[6], debug: flags & 1 != 0, ignoreUnknownUser: flags & 2 != 0))
     }
 
     public var message: WireMessage {
-        WireMessage("START", [("v", "1"), ("user", user), ("service", service), ("rhost", rhost), ("ruser", ruser),
-                              ("tty", tty), ("config", configPath), ("debug", debug ? "1" : "0")])
+        WireMessage("START", [WireMessage.version, user, service, rhost, ruser, tty, configPath,
+                              String((debug ? 1 : 0) + (ignoreUnknownUser ? 2 : 0))])
     }
 }

@@ -1,67 +1,62 @@
-"""The helper's side of pam/PROTOCOL.md, just enough for fake helpers.
+"""The helper's side of pam/PROTOCOL.md (version 2), just enough for fake helpers.
 
-A fake helper is started by pam_cognito.so with fd 3 as its socket and an
-empty environment, so a test steers it through the `config=` path that the
-module passes in START: that file is JSON written by the test.
+A frame is a 4-byte big-endian body length, then the body: NUL-terminated fields, the verb
+first. A fake helper is started by pam_cognito.so with fd 3 as its socket and an empty
+environment, so a test steers it through the `config=` path that the module passes in START:
+that file is JSON written by the test.
 """
 import json
 import os
 import socket
+import struct
 
-UNRESERVED = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~")
-
-
-def enc(value):
-    data = value.encode() if isinstance(value, str) else value
-    return "".join(chr(b) if b in UNRESERVED else "%%%02X" % b for b in data)
+START_FIELDS = ["v", "user", "service", "rhost", "ruser", "tty", "config", "flags"]
 
 
-def dec(value):
-    out, i = bytearray(), 0
-    while i < len(value):
-        if value[i] == "%":
-            out.append(int(value[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out.append(ord(value[i]))
-            i += 1
-    return bytes(out)
-
-
-def parse(line):
-    verb, *tokens = line.rstrip("\n").split(" ")
-    return verb, [(k, dec(v)) for k, v in (t.split("=", 1) for t in tokens)]
+def frame(*fields):
+    """The frame of these fields (str or bytes), as the real helper would write it."""
+    body = b"".join((f.encode() if isinstance(f, str) else f) + b"\0" for f in fields)
+    return struct.pack(">I", len(body)) + body
 
 
 class Channel:
     def __init__(self):
         self.sock = socket.socket(fileno=3)
-        self.rfile = self.sock.makefile("r", encoding="ascii", newline="\n")
-        verb, tokens = self.read()
-        assert verb == "START", verb
-        self.start = {k: v.decode() for k, v in tokens}
+        verb, fields = self.read()
+        assert verb == "START" and len(fields) == len(START_FIELDS), (verb, fields)
+        self.start = {k: v.decode() for k, v in zip(START_FIELDS, fields)}
         with open(self.start["config"]) as f:
             self.conf = json.load(f)
         self.user = self.start["user"]
 
+    def _exactly(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError("module closed the socket")
+            data += chunk
+        return data
+
     def read(self):
-        line = self.rfile.readline()
-        if not line:
-            raise EOFError("module closed the socket")
-        return parse(line)
+        """(verb, [field bytes]) of the module's next frame."""
+        (length,) = struct.unpack(">I", self._exactly(4))
+        body = self._exactly(length)
+        assert body.endswith(b"\0"), body
+        verb, *fields = body[:-1].split(b"\0")
+        return verb.decode(), fields
 
     def raw(self, data):
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
 
-    def send(self, verb, *pairs):
-        self.raw(verb + "".join(" %s=%s" % (k, enc(v)) for k, v in pairs) + "\n")
+    def send(self, *fields):
+        self.raw(frame(*fields))
 
     def hello(self, timeout=30):
-        self.send("HELLO", ("v", "1"), ("timeout", str(timeout)))
+        self.send("HELLO", "2", str(timeout))
 
     def result(self, outcome, user=None, reason="test"):
-        self.send("RESULT", ("outcome", outcome), ("user", self.user if user is None else user),
-                  ("reason", reason))
+        self.send("RESULT", outcome, self.user if user is None else user, reason)
 
     def record(self, **facts):
         """Lets the test see what reached the helper."""
@@ -71,7 +66,6 @@ class Channel:
                 json.dump(facts, f)
 
     def close(self):
-        self.rfile.close()
         self.sock.close()
 
 
