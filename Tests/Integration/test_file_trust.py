@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import (ALICE, PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS, MODULE, HELPER, PamSetup, kv_fields,
+from harness import (ALICE, PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS, MODULE, HELPER, PamSetup, module_helper, kv_fields,
                      pam_result, sign_in_through_pam)
 
 _n = itertools.count(1)
@@ -67,7 +67,7 @@ def test_config_through_a_symlinked_directory_is_refused(pam, syslog):
     os.symlink(pam.dir, link)
     try:
         with open(os.path.join(pam.services, "linked"), "w") as f:
-            f.write(f"auth required {MODULE} config={link}/cognito-auth.conf helper={HELPER}\n")
+            f.write(f"auth required {MODULE} config={link}/cognito-auth.conf helper={module_helper()}\n")
         host = rhost()
         out = pam_result(pam.pamtester("alice", host, service="linked"))
         assert PAM_SERVICE_ERR in out, out
