@@ -4,8 +4,8 @@ import PackageDescription
 // Dependencies, and why each is here (README "Dependencies"):
 // - swift-crypto: SHA-256 for PKCE/at_hash and RSA PKCS#1 v1.5 verification (CryptoExtras).
 // - swift-argument-parser: the CLI's subcommands, help and exit codes.
-// - system libcurl (CCurl): the one HTTP client of the helper and the CLI; the system's TLS and CA
-//   store, no second TLS stack built in, and `ca_file` honoured as CURLOPT_CAINFO.
+// - system libcurl (CCurl, dlopen'ed `libcurl.so.4`): the one HTTP client of the helper and the CLI;
+//   the system's TLS and CA store, no second TLS stack built in, `ca_file` as CURLOPT_CAINFO.
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 let package = Package(
     name: "cognito-auth",
@@ -18,7 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // The system libcurl, opened with dlopen at the first request (or preloaded on a thread
+        // while the prompt is shown) rather than at exec: its library tree was most of start-up.
+        .target(name: "CCurl"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CognitoAuthCore",

@@ -58,10 +58,21 @@ public final class HTTPClient: Sendable {
         self.caFile = caFile
     }
 
-    /// libcurl's process-wide initialisation (it loads the TLS library and the CA store). It runs
-    /// once, at the first request rather than at start-up: with a warm discovery and JWKS cache the
-    /// first request is the token exchange, after the person has been shown the prompt.
-    static let libraryReady: Bool = cognito_curl_global_init() == CURLE_OK
+    /// Loads and initialises libcurl on another thread: the helper calls this once its config is
+    /// read, so with a warm discovery and JWKS cache the load overlaps the prompt and the person's
+    /// sign-in. Without it the first request loads libcurl itself.
+    public static func preload() { cognito_curl_preload() }
+
+    /// Before the process exits: waits for a preload under way (exiting while another thread is
+    /// inside dlopen or curl_global_init can crash in their exit handlers).
+    public static func settle() { cognito_curl_settle() }
+
+    /// libcurl loaded and `curl_global_init` done (once per process), or why not.
+    static func libraryProblem() -> String? {
+        var why: UnsafePointer<CChar>? = nil
+        guard cognito_curl_ready(&why) != 0 else { return nil }
+        return why.map { String(cString: $0) } ?? "libcurl could not be initialised"
+    }
 
     public func get(_ url: String, deadline: Deadline) throws(TransportError) -> HTTPResponseData {
         try perform(url, headers: ["Accept: application/json"], body: nil, deadline: deadline)
@@ -97,7 +108,7 @@ public final class HTTPClient: Sendable {
                              : fail("not sent: http_timeout is \(timeoutSeconds) s")
         }
 
-        guard Self.libraryReady else { throw fail("libcurl could not be initialised") }
+        if let problem = Self.libraryProblem() { throw fail(problem) }
         // Everything libcurl is handed by pointer stays alive until curl_easy_cleanup (the defer
         // below runs first, and keeps `transfer` and `form` from being released early by ARC).
         let transfer = Transfer(maxBody: Self.maxBodyBytes, maxHeaders: Self.maxHeaderBytes)
@@ -111,11 +122,11 @@ public final class HTTPClient: Sendable {
         var requestHeaders: UnsafeMutablePointer<curl_slist>? = nil
         defer { wipeAndFree(requestHeaders) }
         for h in headers {
-            guard let list = curl_slist_append(requestHeaders, h) else { throw fail("out of memory") }
+            guard let list = cognito_curl_slist_append(requestHeaders, h) else { throw fail("out of memory") }
             requestHeaders = list
         }
-        guard let handle = curl_easy_init() else { throw fail("libcurl could not start a transfer") }
-        defer { withExtendedLifetime((transfer, form)) { curl_easy_cleanup(handle) } }
+        guard let handle = cognito_curl_easy_init() else { throw fail("libcurl could not start a transfer") }
+        defer { withExtendedLifetime((transfer, form)) { cognito_curl_easy_cleanup(handle) } }
 
         var refused: String? = nil
         func set(_ name: String, _ rc: CURLcode) { if rc != CURLE_OK, refused == nil { refused = name } }
@@ -151,7 +162,7 @@ public final class HTTPClient: Sendable {
         // An option this libcurl lacks would weaken what we promise: refuse rather than go on.
         if let refused { throw fail("libcurl refused CURLOPT_\(refused) (libcurl 7.85 or later is needed)") }
 
-        let rc = curl_easy_perform(handle)
+        let rc = cognito_curl_easy_perform(handle)
         if rc != CURLE_OK {
             if transfer.bodyOverCap { throw fail("response body over \(Self.maxBodyBytes) bytes; stopped reading") }
             if transfer.headersOverCap { throw fail("response headers over \(Self.maxHeaderBytes) bytes; stopped reading") }
@@ -161,7 +172,7 @@ public final class HTTPClient: Sendable {
             }
             var detail = String(cString: errorText)
             while detail.last == "\n" { detail.removeLast() }
-            if detail.isEmpty { detail = String(cString: curl_easy_strerror(rc)) }
+            if detail.isEmpty { detail = String(cString: cognito_curl_easy_strerror(rc)) }
             throw fail("\(detail) (curl error \(rc.rawValue))")
         }
         var status = 0
@@ -228,7 +239,7 @@ private func wipeAndFree(_ list: UnsafeMutablePointer<curl_slist>?) {
         if let text = n.pointee.data { explicit_bzero(text, strlen(text)) }
         node = n.pointee.next
     }
-    curl_slist_free_all(list)
+    cognito_curl_slist_free_all(list)
 }
 
 /// A growable byte buffer that zeroes every block it lets go of: bodies from the token endpoint

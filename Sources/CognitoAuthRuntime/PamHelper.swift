@@ -73,6 +73,9 @@ public enum PamHelper {
         // A backstop: whatever happens, this process does not outlive the module's deadline.
         alarm(UInt32(timeout + 4))
 
+        // libcurl loads on another thread while discovery comes from the cache and the prompt goes
+        // out; the token exchange then finds it ready.
+        HTTPClient.preload()
         let engine = LoginEngine(loaded: loaded)
         let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost,
                                 recordPin: true, unknownUserAtOnce: start.ignoreUnknownUser, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))

@@ -16,4 +16,6 @@ guard arguments.isEmpty else {
     _ = usage.withCString { write(2, $0, strlen($0)) }
     exit(2)
 }
-exit(PamHelper.run())
+let status = PamHelper.run()
+HTTPClient.settle()
+exit(status)
