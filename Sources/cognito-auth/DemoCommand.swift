@@ -146,8 +146,9 @@ final class BrowserConversation: Conversation {
     let password: String
     init(email: String, password: String) { self.email = email; self.password = password }
 
-    func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+    func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         for m in messages { print(m.text) }
+        let listener = serving as? LoopbackListener
         guard let url = messages.flatMap({ $0.text.split(separator: "\n") })
             .map({ $0.trimmingCharacters(in: .whitespaces) })
             .first(where: { $0.hasPrefix("http") }) else {
