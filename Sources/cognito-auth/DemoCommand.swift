@@ -24,6 +24,8 @@ struct EmulatorCommand: ParsableCommand {
             help: ArgumentHelp("Serve HTTPS only, with this PEM certificate (chain) and PEM private key; the advertised URLs are then https://127.0.0.1:PORT/…, so the certificate must name IP address 127.0.0.1.",
                                valueName: "cert-pem> <key-pem"))
     var tls: [String] = []
+    @Flag(help: "Act as a generic OIDC provider with RFC 8628 device authorization (Cognito has none): discovery lists device_authorization_endpoint, /device serves the user-code form.")
+    var device = false
 
     func validate() throws {
         if !tls.isEmpty && tls.count != 2 { throw ValidationError("--tls takes two files: the certificate and the private key (PEM)") }
@@ -39,6 +41,7 @@ struct EmulatorCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        emulator.deviceModeEnabled = device
         let bound = try emulator.start(port: port, tls: identity)
         let ready: JSONValue = .object([
             "port": .number(Double(bound)), "issuer": .string(emulator.issuer), "base_url": .string(emulator.baseURL),
