@@ -16,6 +16,15 @@ enum HostedUI {
         return out
     }
 
+    /// The email and password fields and the submit button of both sign-in forms.
+    static let credentialFields = """
+        <label for="signInFormUsername">Email</label>
+        <input id="signInFormUsername" name="username" type="text" autocomplete="username" autocapitalize="none" required>
+        <label for="signInFormPassword">Password</label>
+        <input id="signInFormPassword" name="password" type="password" autocomplete="current-password" required>
+        <button name="signInSubmitButton" type="submit">Sign in</button>
+        """
+
     /// The sign-in form; it posts `username` and `password` to `/login?<query>`.
     static func signInPage(query: String, poolId: String, error: String?) -> String {
         let errorBlock = error.map { "<p class=\"error\" id=\"loginErrorMessage\" role=\"alert\">\(escape($0))</p>\n" } ?? ""
@@ -30,11 +39,7 @@ enum HostedUI {
         <h1>Sign in</h1>
         <p>Cognito user pool emulator &middot; \(escape(poolId))</p>
         \(errorBlock)<form name="cognitoSignInForm" method="post" action="/login?\(escape(query))">
-        <label for="signInFormUsername">Email</label>
-        <input id="signInFormUsername" name="username" type="text" autocomplete="username" autocapitalize="none" required>
-        <label for="signInFormPassword">Password</label>
-        <input id="signInFormPassword" name="password" type="password" autocomplete="current-password" required>
-        <button name="signInSubmitButton" type="submit">Sign in</button>
+        \(credentialFields)
         </form>
         </body>
         </html>
@@ -97,11 +102,7 @@ enum HostedUI {
         <p>Cognito user pool emulator &middot; \(escape(poolId)) &middot; code \(escape(userCode))</p>
         \(errorBlock(error))<form name="cognitoSignInForm" method="post" action="/device">
         <input type="hidden" name="user_code" value="\(escape(userCode))">
-        <label for="signInFormUsername">Email</label>
-        <input id="signInFormUsername" name="username" type="text" autocomplete="username" autocapitalize="none" required>
-        <label for="signInFormPassword">Password</label>
-        <input id="signInFormPassword" name="password" type="password" autocomplete="current-password" required>
-        <button name="signInSubmitButton" type="submit">Sign in</button>
+        \(credentialFields)
         </form>
         <form name="denyForm" method="post" action="/device">
         <input type="hidden" name="user_code" value="\(escape(userCode))">
