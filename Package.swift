@@ -7,6 +7,7 @@ import PackageDescription
 // - system libcurl (CCurl, dlopen'ed `libcurl.so.4`): the one HTTP client of the helper and the CLI;
 //   the system's TLS and CA store, no second TLS stack built in, `ca_file` as CURLOPT_CAINFO.
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
+// - system libqrencode (CQRencode): the QR code of the device/relay prompt (`qr`); a small C library.
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -22,6 +23,7 @@ let package = Package(
         // while the prompt is shown) rather than at exec: its library tree was most of start-up.
         .target(name: "CCurl"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .target(
             name: "CognitoAuthCore",
             dependencies: [
@@ -35,7 +37,7 @@ let package = Package(
         // no ICU), so the helper links little and starts fast (ARCHITECTURE.md §8).
         .target(
             name: "CognitoAuthRuntime",
-            dependencies: ["CognitoAuthCore", "CHelperShims", "CCurl"]
+            dependencies: ["CognitoAuthCore", "CHelperShims", "CCurl", "CQRencode"]
         ),
         // The admin's I/O that the door never needs (doctor runs `sshd -T` through Foundation's
         // Process): kept out of Runtime so the helper does not link it.

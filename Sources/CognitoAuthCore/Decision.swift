@@ -41,7 +41,7 @@ public struct Decision: Sendable {
             switch reason {
             case .stateMismatch, .badRedirect: return "Access denied: that is not the redirect address of this sign-in."
             case .accountMismatch: return Self.notThisAccount
-            case .idpError: return "Access denied: the sign-in was cancelled or refused."
+            case .idpError, .accessDenied: return "Access denied: the sign-in was cancelled or refused."
             case .cancelled: return "Sign-in cancelled."
             default: return "Access denied: the sign-in could not be verified."
             }

@@ -43,6 +43,10 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case idpError = "idp_error"
     case cancelled
     case timeout
+    /// Device/relay flow: the person (or the IdP) refused the sign-in (`access_denied`).
+    case accessDenied = "access_denied"
+    /// Device/relay flow: the device authorization endpoint or the relay answered something unusable.
+    case deviceAuthorizationFailed = "device_authorization_failed"
     case tokenExchangeFailed = "token_exchange_failed"
     // environment
     case idpUnavailable = "idp_unavailable"

@@ -67,7 +67,7 @@ public final class CodeFlow: SignInMethod {
         for round in 1...Self.maxRounds {
             let reply: ConversationReply
             do {
-                reply = try conversation.converse(messages, listener: listener, deadline: deadline)
+                reply = try conversation.converse(messages, serving: listener, deadline: deadline)
             } catch .timedOut {
                 return .failure(FlowFailure(.timeout, Refusal(.timeout, "no sign-in within login_timeout (\(config.loginTimeout) s)")))
             } catch {
@@ -132,36 +132,7 @@ public final class CodeFlow: SignInMethod {
 
     /// POST /oauth2/token (RFC 6749 §4.1.3 + RFC 7636 §4.5).
     func exchange(code: String, redirectURI: String, deadline: Deadline) -> Result<TokenSet, FlowFailure> {
-        var form: [(String, String)] = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirectURI),
-            ("code_verifier", secrets.codeVerifier),
-            ("client_id", config.clientId),
-        ]
-        defer { for i in form.indices { form[i].1 = "" } }
-        let response: HTTPResponseData
-        do {
-            response = try http.postForm(metadata.tokenEndpoint, form: form,
-                                         basicAuth: clientSecret.map { (config.clientId, $0) }, deadline: deadline)
-        } catch {
-            if error.loginDeadline {
-                return .failure(FlowFailure(.timeout, Refusal(.timeout, "token endpoint: \(error.description) (login_timeout \(config.loginTimeout) s)")))
-            }
-            return .failure(FlowFailure(.unavailable, Refusal(.idpUnavailable, "token endpoint: \(error.description)")))
-        }
-        let body = JSONValue.parseObject(response.body)
-        guard response.status == 200 else {
-            if response.status >= 500 {
-                return .failure(FlowFailure(.unavailable, Refusal(.idpUnavailable, "token endpoint answered HTTP \(response.status)")))
-            }
-            let error = body?["error"]?.stringValue ?? "HTTP \(response.status)"
-            let outcome: Outcome = error == "invalid_client" || error == "unauthorized_client" ? .configError : .denied
-            return .failure(FlowFailure(outcome, Refusal(.tokenExchangeFailed, "Cognito refused the code exchange: \(error)")))
-        }
-        guard let idToken = body?["id_token"]?.stringValue else {
-            return .failure(FlowFailure(.denied, Refusal(.tokenExchangeFailed, "token response has no id_token (is openid in scopes?)")))
-        }
-        return .success(TokenSet(idToken: idToken, accessToken: body?["access_token"]?.stringValue))
+        TokenEndpoint(config: config, clientSecret: clientSecret, url: metadata.tokenEndpoint, http: http)
+            .redeem(code: code, redirectURI: redirectURI, verifier: secrets.codeVerifier, deadline: deadline)
     }
 }

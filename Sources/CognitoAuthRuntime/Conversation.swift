@@ -7,8 +7,9 @@ import Glibc
 public enum ConversationReply: Sendable, Equatable {
     /// One answer per prompt, in order.
     case answers([String])
-    /// The loopback listener received our redirect while the person was being asked (terminal only:
-    /// PAM's conversation function cannot be interrupted).
+    /// What was served while the person was being asked finished first: the loopback listener got
+    /// our redirect, or the device-flow poller got the sign-in (terminal only: PAM's conversation
+    /// function cannot be interrupted).
     case callbackArrived
 }
 
@@ -25,10 +26,20 @@ public enum ConversationFailure: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Something a conversation serves while it waits for the person's answer: the code flow's
+/// loopback listener, the device flow's poller (`DevicePoller`).
+public protocol WaitService: AnyObject {
+    /// One wait: until one of `others` is readable, the service's own next event, or `deadline`.
+    /// Does the service's work meanwhile and returns the readable ones among `others`. Callers loop.
+    func pollServing(_ others: [Int32], until deadline: Deadline) -> [Int32]
+    /// True once the service has what the sign-in waits for (a terminal then stops asking).
+    var finished: Bool { get }
+}
+
 /// How the helper talks to the person: through pam_cognito.so (socket) or a terminal (`test`, `demo`).
 public protocol Conversation: AnyObject {
-    /// Shows the messages in one go and returns the answers. While waiting it serves `listener`.
-    func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply
+    /// Shows the messages in one go and returns the answers. While waiting it serves `serving`.
+    func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply
 }
 
 /// The helper's end of the pam_cognito.so socket (pam/PROTOCOL.md). With `debug` (START's flag),
@@ -56,8 +67,8 @@ public final class SocketConversation: Conversation {
     }
 
     /// Reads the next message, serving the listener meanwhile.
-    public func receive(deadline: Deadline, listener: LoopbackListener? = nil) throws(ConversationFailure) -> WireMessage {
-        switch reader.next(until: deadline, serving: listener) {
+    public func receive(deadline: Deadline, serving: (any WaitService)? = nil) throws(ConversationFailure) -> WireMessage {
+        switch reader.next(until: deadline, serving: serving) {
         case .timedOut: throw .timedOut
         case .message(let m): return m
         case .eof: throw .failed("pam_cognito.so closed the connection")
@@ -65,11 +76,11 @@ public final class SocketConversation: Conversation {
         }
     }
 
-    public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+    public func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         let conv = WireMessage("CONV", messages.flatMap { [$0.wireStyle, $0.text] })
         guard send(conv) else { throw .failed("cannot send CONV to pam_cognito.so") }
         trace("sent CONV with \(messages.count) message(s)")
-        let reply = try receive(deadline: deadline, listener: listener)
+        let reply = try receive(deadline: deadline, serving: serving)
         let prompts = messages.filter(\.isPrompt).count
         switch reply.verb {
         case "ANSWER":
@@ -98,7 +109,7 @@ final class FrameReader {
 
     enum Read { case message(WireMessage), eof, timedOut, violation(String) }
 
-    func next(until deadline: Deadline, serving listener: LoopbackListener?) -> Read {
+    func next(until deadline: Deadline, serving service: (any WaitService)?) -> Read {
         while true {
             switch WireMessage.nextFrame(buffer) {
             case .failure(let refusal):
@@ -111,8 +122,8 @@ final class FrameReader {
             case .success(nil):
                 break
             }
-            // The listener is served meanwhile; it may wake us early (a connection's own deadline).
-            let ready = listener?.pollServing([fd], until: deadline) ?? pollReadable([fd], until: deadline)
+            // The service is served meanwhile; it may wake us early (a connection's own deadline, a poll).
+            let ready = service?.pollServing([fd], until: deadline) ?? pollReadable([fd], until: deadline)
             guard ready.contains(fd) else {
                 if deadline.passed { return .timedOut }
                 continue
@@ -165,7 +176,7 @@ public final class TerminalConversation: Conversation {
         return 1 + (width > 0 ? (width - 1) / cols : 0)
     }
 
-    public func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+    public func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         var answers: [String] = []
         for m in messages {
             guard m.isPrompt else { write(m.text + "\n"); continue }
@@ -173,9 +184,9 @@ public final class TerminalConversation: Conversation {
             let tick: (() -> Void)? = countdown ? { [self] in
                 write("\u{1B}7\u{1B}[\(rowsUp(m.text))A\r" + Self.status(deadline) + "\u{1B}[K\u{1B}8")
             } : nil
-            switch reader.next(until: deadline, serving: listener, interruptWhen: { listener?.result != nil }, tick: tick) {
+            switch reader.next(until: deadline, serving: serving, interruptWhen: { serving?.finished == true }, tick: tick) {
             case .interrupted:
-                write("\n(the browser's redirect reached this host)\n")
+                write(serving is LoopbackListener ? "\n(the browser's redirect reached this host)\n" : "\n(signed in)\n")
                 return .callbackArrived
             case .timedOut:
                 write("\n")

@@ -80,7 +80,7 @@ final class LineReader {
     /// listener) and serves `listener` meanwhile, all its connections at once. `interruptWhen` is
     /// asked before each wait.
     /// With `tick`, it also wakes at each whole second of the monotonic clock and calls `tick`.
-    func next(until deadline: Deadline, serving listener: LoopbackListener?, interruptWhen: () -> Bool = { false },
+    func next(until deadline: Deadline, serving service: (any WaitService)?, interruptWhen: () -> Bool = { false },
               tick: (() -> Void)? = nil) -> Wait {
         while true {
             if interruptWhen() { return .interrupted }
@@ -91,7 +91,7 @@ final class LineReader {
                     let now = Deadline.now()
                     wake = Deadline(at: now + (1_000_000_000 - now % 1_000_000_000)).earlier(deadline)
                 }
-                let ready = listener?.pollServing([fd], until: wake) ?? pollReadable([fd], until: wake)
+                let ready = service?.pollServing([fd], until: wake) ?? pollReadable([fd], until: wake)
                 if ready.isEmpty {
                     if deadline.passed { return .timedOut }
                     if wake.passed { tick?() }

@@ -78,7 +78,8 @@ public final class HTTPClient: Sendable {
         try perform(url, headers: ["Accept: application/json"], body: nil, deadline: deadline)
     }
 
-    public func postForm(_ url: String, form: [(String, String)], basicAuth: (String, String)?,
+    /// `bearer`: `Authorization: Bearer <secret>` (the relay's host secret, DESIGN.md §7) instead of Basic.
+    public func postForm(_ url: String, form: [(String, String)], basicAuth: (String, String)?, bearer: String? = nil,
                          deadline: Deadline) throws(TransportError) -> HTTPResponseData {
         var headers = ["Accept: application/json", "Content-Type: application/x-www-form-urlencoded",
                        "Expect:"]  // no 100-continue round trip
@@ -86,6 +87,8 @@ public final class HTTPClient: Sendable {
             // RFC 6749 §2.3.1: the client id and secret are form-encoded before base64.
             let credentials = "\(FormURLEncoding.escape(user)):\(FormURLEncoding.escape(password))"
             headers.append("Authorization: Basic " + Data(credentials.utf8).base64EncodedString())
+        } else if let bearer {
+            headers.append("Authorization: Bearer " + bearer)
         }
         return try perform(url, headers: headers, body: Array(FormURLEncoding.encode(form).utf8), deadline: deadline)
     }

@@ -55,7 +55,8 @@ public final class LoginEngine {
     ///     is not ours to decide, so answer at once and let the stack go on. Without it an unknown
     ///     account gets the same prompt and flow as any other and is refused at the end, so the
     ///     prompt does not tell a client which accounts exist.
-    public func run(service: String, requestedUser: String?, rhost: String, expectedEmail: String? = nil,
+    ///   - tty: PAM_TTY, for `qr = auto` (a QR code only on a local terminal).
+    public func run(service: String, requestedUser: String?, rhost: String, tty: String = "", expectedEmail: String? = nil,
                     recordPin: Bool = false, unknownUserAtOnce: Bool = false,
                     conversation: Conversation, deadline: Deadline) -> LoginReport {
         let config = loaded.config
@@ -78,15 +79,25 @@ public final class LoginEngine {
             return fail(error.outcome, providerRefusal(error), step: "discovery")
         }
 
-        let prompt = config.policy(forService: service).maxAuthAge > 0 ? "login" : nil
-        let method = CodeFlow(config: config, clientSecret: loaded.clientSecret, metadata: metadata, http: http, prompt: prompt)
         let context = SignInContext(host: LocalAccounts.hostname(), user: requestedUser, rhost: rhost)
+        let method: any SignInMethod
+        switch config.flow {
+        case .code:
+            let prompt = config.policy(forService: service).maxAuthAge > 0 ? "login" : nil
+            method = CodeFlow(config: config, clientSecret: loaded.clientSecret, metadata: metadata, http: http, prompt: prompt)
+        case .device, .relay:
+            switch DeviceSignIn.make(config: config, loaded: loaded, metadata: metadata, http: http,
+                                     qr: config.qr.draws(tty: tty, rhost: rhost, localHost: context.host)) {
+            case .failure(let f): return fail(f.outcome, f.refusal, step: "sign-in")
+            case .success(let m): method = m
+            }
+        }
         let tokens: TokenSet
         switch method.signIn(context, conversation: conversation, deadline: deadline) {
         case .failure(let f): return fail(f.outcome, f.refusal, step: "sign-in")
         case .success(let t):
             tokens = t
-            record("sign-in", true, method.listenerPort.map { "\(method.name), listener on port \($0)" } ?? "\(method.name), paste-back only")
+            record("sign-in", true, Self.describe(method, flow: config.flow))
         }
 
         var keys: JWKSet
@@ -140,6 +151,15 @@ public final class LoginEngine {
         var report = finish(decision)
         report.notes += notes
         return report
+    }
+
+    /// The sign-in step as `cognito-auth test` shows it.
+    static func describe(_ method: any SignInMethod, flow: Config.Flow) -> String {
+        if let code = method as? CodeFlow {
+            return code.listenerPort.map { "\(code.name), listener on port \($0)" } ?? "\(code.name), paste-back only"
+        }
+        let polls = (method as? DeviceSignIn)?.polls ?? 0
+        return "flow=\(flow.name): \(method.name), \(polls) poll\(polls == 1 ? "" : "s")"
     }
 
     func providerRefusal(_ error: ProviderError) -> Refusal {

@@ -13,7 +13,7 @@ import Glibc
 /// served concurrently and without blocking from the caller's wait loop (`pollServing`): up to
 /// `maxConnections` at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped when
 /// a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
-public final class LoopbackListener {
+public final class LoopbackListener: WaitService {
     public static let maxConnections = 32
     public static let maxRequestBytes = 16_384
     public static let connectionSeconds = 2.0
@@ -25,6 +25,7 @@ public final class LoopbackListener {
     private var connections: [Connection] = []
     /// Set once a request with our state arrived: the code, or why it is unusable.
     public private(set) var result: Result<RedirectResult, Refusal>?
+    public var finished: Bool { result != nil }
 
     private struct Connection {
         let fd: Int32

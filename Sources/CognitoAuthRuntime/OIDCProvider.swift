@@ -11,6 +11,8 @@ public struct ProviderMetadata: Sendable, Equatable {
     public var authorizationEndpoint: String
     public var tokenEndpoint: String
     public var jwksURI: String
+    /// RFC 8628's endpoint, when the provider lists one (Cognito does not; `flow = device` needs it).
+    public var deviceAuthorizationEndpoint: String? = nil
 
     /// Validates a discovery document against the configured issuer (OIDC Discovery §4.3: the
     /// `issuer` member must equal the issuer the document was fetched for).
@@ -31,10 +33,14 @@ public struct ProviderMetadata: Sendable, Equatable {
             return .failure(Refusal(.discoveryInvalid, "provider does not sign ID tokens with RS256"))
         }
         do {
-            return .success(ProviderMetadata(issuer: issuer,
-                                             authorizationEndpoint: try endpoint("authorization_endpoint").get(),
-                                             tokenEndpoint: try endpoint("token_endpoint").get(),
-                                             jwksURI: try endpoint("jwks_uri").get()))
+            var m = ProviderMetadata(issuer: issuer,
+                                     authorizationEndpoint: try endpoint("authorization_endpoint").get(),
+                                     tokenEndpoint: try endpoint("token_endpoint").get(),
+                                     jwksURI: try endpoint("jwks_uri").get())
+            if doc["device_authorization_endpoint"] != nil {
+                m.deviceAuthorizationEndpoint = try endpoint("device_authorization_endpoint").get()
+            }
+            return .success(m)
         } catch {
             return .failure(error)
         }

@@ -50,7 +50,7 @@ public enum PamHelper {
             if decision.outcome != .allowed {
                 // Best effort and short: after a timeout the module may still be inside the
                 // application's conversation function and never read this.
-                _ = try? channel.converse([.error(decision.userMessage)], listener: nil, deadline: Deadline.after(seconds: 2))
+                _ = try? channel.converse([.error(decision.userMessage)], serving: nil, deadline: Deadline.after(seconds: 2))
             }
             let result = WireMessage("RESULT", [decision.outcome.rawValue, decision.localUser ?? "", decision.reason.rawValue])
             channel.trace("sent RESULT outcome=\(decision.outcome.rawValue) user=\(AuditEventValue.escape(decision.localUser ?? "")) reason=\(decision.reason.rawValue)")
@@ -77,14 +77,14 @@ public enum PamHelper {
         // out; the token exchange then finds it ready.
         HTTPClient.preload()
         let engine = LoginEngine(loaded: loaded)
-        let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost,
+        let report = engine.run(service: start.service, requestedUser: start.user, rhost: start.rhost, tty: start.tty,
                                 recordPin: true, unknownUserAtOnce: start.ignoreUnknownUser, conversation: channel, deadline: Deadline.after(seconds: Double(timeout)))
         var decision = report.decision
         // Only an allowed decision for exactly PAM_USER goes back as allowed.
         if decision.outcome == .allowed && decision.localUser != start.user {
             decision.outcome = .denied; decision.reason = .accountMismatch
         }
-        let extra = report.notes.map { ("note", $0) }
+        let extra = [("flow", loaded.config.flow.name)] + report.notes.map { ("note", $0) }
         return conclude(decision, format: loaded.config.auditFormat, extra: extra)
     }
 }

@@ -213,18 +213,29 @@ public struct LoadedConfig: Sendable {
     public var config: Config
     public var clientSecret: String?
     public var accountMap: AccountMapFile?
+    /// `flow = relay`: the fleet's host secret from `relay_secret_file` (sent only as a Bearer token to the relay).
+    public var relaySecret: String? = nil
 
     public static func load(path: String, requiredOwner: uid_t = 0) throws(ConfigError) -> LoadedConfig {
         let text = try ProtectedFile.read(path, kind: .config, requiredOwner: requiredOwner)
         let config = try ConfigParser.parse(text, path: path)
-        var secret = config.clientSecret
-        if let file = config.clientSecretFile {
+        func oneLineSecret(_ file: String, key: String) throws(ConfigError) -> String {
             let raw = try ProtectedFile.read(file, kind: .secret, maxBytes: 4096, requiredOwner: requiredOwner)
             let trimmed = raw.trimmed()
             guard !trimmed.isEmpty, !trimmed.contains("\n") else {
-                throw ConfigError(file: file, line: nil, key: "client_secret_file", message: "must hold the secret on one line")
+                throw ConfigError(file: file, line: nil, key: key, message: "must hold the secret on one line")
             }
-            secret = trimmed
+            return trimmed
+        }
+        var secret = config.clientSecret
+        if let file = config.clientSecretFile { secret = try oneLineSecret(file, key: "client_secret_file") }
+        var relaySecret: String?
+        if case .relay(_, let file) = config.flow {
+            relaySecret = try oneLineSecret(file, key: "relay_secret_file")
+            // It goes into an HTTP header: printable ASCII only, so it cannot add a header line.
+            guard relaySecret?.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) == true else {
+                throw ConfigError(file: file, line: nil, key: "relay_secret_file", message: "must be printable ASCII without spaces")
+            }
         }
         var map: AccountMapFile?
         if case .file(let mapPath) = config.accountMap {
@@ -232,6 +243,6 @@ public struct LoadedConfig: Sendable {
         }
         // Trust anchors decide whom the helper believes to be the IdP: same rule, though libcurl reads it.
         if let ca = config.caFile { try ProtectedFile.verify(ca, kind: .config, requiredOwner: requiredOwner) }
-        return LoadedConfig(config: config, clientSecret: secret, accountMap: map)
+        return LoadedConfig(config: config, clientSecret: secret, accountMap: map, relaySecret: relaySecret)
     }
 }

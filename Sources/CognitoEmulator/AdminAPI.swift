@@ -13,6 +13,7 @@ import Foundation
 /// | `POST /_emulator/clock` | `{"advance_seconds":n}` | `{"now":epoch seconds}` |
 /// | `POST /_emulator/outage` | `{"endpoints":["jwks",…]}` (`[]` restores) | `{"down":[…]}`; those endpoints answer 503 |
 /// | `POST /_emulator/slow` | `{"endpoints":{"token":30,…}}` (`{}` restores) | `{"slow":{…}}`; those endpoints answer after that many seconds (≤ 600) |
+/// | `GET`/`POST /_emulator/device` | `{"enabled"?,"interval"?,"expires_in"?,"slow_down"?,"force"?}` | device mode (DeviceRoutes.swift): settings and each device code's polls |
 /// | `POST /_emulator/oversize` | `{"endpoints":{"jwks":2097152,…}}` (`{}` restores) | `{"oversize":{…}}`; those bodies are padded with spaces to that many bytes (≤ 64 MiB) |
 ///
 /// Refused (403) unless the Host header names a loopback address, so a web page cannot drive it
@@ -56,6 +57,8 @@ extension CognitoEmulator {
             return Respond.json(200, .object([("down", .array(body.endpoints.sorted().map { .string($0) }))]))
         case ("POST", "/_emulator/slow"):
             return adminEndpointValues(request, name: "slow", unit: "seconds", apply: setSlow)
+        case (_, "/_emulator/device"):
+            return adminDevice(request)
         case ("POST", "/_emulator/oversize"):
             return adminEndpointValues(request, name: "oversize", unit: "bytes", apply: setOversize)
         case (_, "/_emulator/health"), (_, "/_emulator/stats"):
@@ -69,7 +72,7 @@ extension CognitoEmulator {
     }
 
     /// The endpoints `outage`, `slow` and `oversize` act on (the names `endpointName` gives).
-    static let faultableEndpoints = ["discovery", "jwks", "authorize", "token", "userinfo"]
+    static let faultableEndpoints = ["discovery", "jwks", "authorize", "token", "userinfo", "device_authorization"]
 
     /// `{"endpoints": {name: number}}` for `slow` and `oversize`; answers with what was set.
     private func adminEndpointValues(_ request: HTTPRequest, name: String, unit: String,

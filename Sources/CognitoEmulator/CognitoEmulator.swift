@@ -42,6 +42,9 @@ public final class CognitoEmulator: @unchecked Sendable {
     var server: HTTPServer? = nil
     var boundPort: UInt16 = 0
     var servesTLS = false
+    var device = DeviceSettings()
+    var deviceGrants: [String: DeviceGrant] = [:]
+    var deviceOrder: [String] = []
 
     static let codeLifetime: TimeInterval = 300
 

@@ -24,7 +24,8 @@ extension CognitoEmulator {
     func endpointName(_ path: String) -> String? {
         let wellKnown = "/" + userPoolId + "/.well-known/"
         let names = [wellKnown + "openid-configuration": "discovery", wellKnown + "jwks.json": "jwks",
-                     "/oauth2/authorize": "authorize", "/oauth2/token": "token", "/oauth2/userInfo": "userinfo"]
+                     "/oauth2/authorize": "authorize", "/oauth2/token": "token", "/oauth2/userInfo": "userinfo",
+                     "/oauth2/device_authorization": "device_authorization"]
         return names[path]
     }
 
@@ -64,6 +65,12 @@ extension CognitoEmulator {
         case "/error":
             count("error")
             return handleErrorPage(request)
+        case "/oauth2/device_authorization":
+            count("device_authorization")
+            return handleDeviceAuthorization(request)
+        case "/device":
+            count("device")
+            return handleDevicePage(request)
         default:
             if request.path.hasPrefix("/_emulator/") {
                 count("admin")
@@ -74,10 +81,11 @@ extension CognitoEmulator {
         }
     }
 
-    /// Cognito's OpenID configuration, member for member (no device endpoint).
+    /// Cognito's OpenID configuration, member for member (no device endpoint); in device mode, a
+    /// generic OIDC provider's `device_authorization_endpoint` besides.
     func discoveryDocument() -> OrderedJSON {
         let base = baseURL
-        return .object([
+        var members: [(String, OrderedJSON)] = [
             ("authorization_endpoint", .string(base + "/oauth2/authorize")),
             ("end_session_endpoint", .string(base + "/logout")),
             ("id_token_signing_alg_values_supported", .array([.string("RS256")])),
@@ -90,6 +98,10 @@ extension CognitoEmulator {
             ("token_endpoint", .string(base + "/oauth2/token")),
             ("token_endpoint_auth_methods_supported", .array([.string("client_secret_basic"), .string("client_secret_post")])),
             ("userinfo_endpoint", .string(base + "/oauth2/userInfo")),
-        ])
+        ]
+        if deviceModeEnabled {
+            members.insert(("device_authorization_endpoint", .string(base + "/oauth2/device_authorization")), at: 0)
+        }
+        return .object(members)
     }
 }

@@ -66,11 +66,24 @@ extension CognitoEmulator {
             return redeemCode(params)
         case "refresh_token":
             return refresh(params)
+        case RelayRequests.deviceCodeGrant:
+            return redeemDeviceCode(params)
         case "client_credentials":
             return Respond.oauthError(400, "unauthorized_client")  // this app client has no M2M flow
         default:
             return Respond.oauthError(400, "unsupported_grant_type")
         }
+    }
+
+    /// The client authentication of the token endpoint, for the device authorization endpoint.
+    func clientAuthFailure(_ request: HTTPRequest, _ params: [String: String]) -> HTTPResponse? {
+        if case .failed(let response) = authenticateClient(request, params) { return response }
+        return nil
+    }
+
+    /// Tokens for a device-code grant (no refresh token, no nonce: RFC 8628 has none).
+    func issueTokens(user: EmulatorUser, scopes: [String], nonce: String?, authTime: Int, now: Date) -> HTTPResponse {
+        issue(user: user, scopes: scopes, nonce: nonce, authTime: authTime, originJti: randomUUID(), refreshToken: nil, now: now)
     }
 
     private func redeemCode(_ params: [String: String]) -> HTTPResponse {

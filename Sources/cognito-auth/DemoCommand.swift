@@ -24,6 +24,8 @@ struct EmulatorCommand: ParsableCommand {
             help: ArgumentHelp("Serve HTTPS only, with this PEM certificate (chain) and PEM private key; the advertised URLs are then https://127.0.0.1:PORT/…, so the certificate must name IP address 127.0.0.1.",
                                valueName: "cert-pem> <key-pem"))
     var tls: [String] = []
+    @Flag(help: "Act as a generic OIDC provider with RFC 8628 device authorization (Cognito has none): discovery lists device_authorization_endpoint, /device serves the user-code form.")
+    var device = false
 
     func validate() throws {
         if !tls.isEmpty && tls.count != 2 { throw ValidationError("--tls takes two files: the certificate and the private key (PEM)") }
@@ -39,6 +41,7 @@ struct EmulatorCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        emulator.deviceModeEnabled = device
         let bound = try emulator.start(port: port, tls: identity)
         let ready: JSONValue = .object([
             "port": .number(Double(bound)), "issuer": .string(emulator.issuer), "base_url": .string(emulator.baseURL),
@@ -146,8 +149,9 @@ final class BrowserConversation: Conversation {
     let password: String
     init(email: String, password: String) { self.email = email; self.password = password }
 
-    func converse(_ messages: [ConversationMessage], listener: LoopbackListener?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+    func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         for m in messages { print(m.text) }
+        let listener = serving as? LoopbackListener
         guard let url = messages.flatMap({ $0.text.split(separator: "\n") })
             .map({ $0.trimmingCharacters(in: .whitespaces) })
             .first(where: { $0.hasPrefix("http") }) else {

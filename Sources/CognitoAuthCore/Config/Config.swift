@@ -8,6 +8,23 @@ public struct Config: Sendable, Equatable {
         case file(String)
     }
     public enum AuditFormat: String, Sendable, Equatable { case kv, json }
+    /// How the person signs in (DESIGN.md §7).
+    public enum Flow: Sendable, Equatable {
+        case code
+        /// RFC 8628 against the IdP's `device_authorization_endpoint`.
+        case device
+        /// Through cognito-auth-relay: `relay_url` and the root-only `relay_secret_file`.
+        case relay(url: String, secretFile: String)
+
+        /// As in the config file and the audit line's `flow=`.
+        public var name: String {
+            switch self {
+            case .code: return "code"
+            case .device: return "device"
+            case .relay: return "relay"
+            }
+        }
+    }
 
     public var path: String
     public var region: String
@@ -31,6 +48,9 @@ public struct Config: Sendable, Equatable {
     /// Where sticky identities (the Cognito `sub` first seen for each local account) are kept.
     public var stateDir: String
     public var auditFormat: AuditFormat
+    public var flow: Flow = .code
+    /// Whether device/relay prompts carry a QR code of `verification_uri_complete`.
+    public var qr: QRMode = .auto
     /// Mapped accounts with a lower uid are system accounts and refused (`reason=system_account`).
     public var minUID: UInt32
     /// uid 0 is refused unless this is set; when set, `minUID` does not apply to uid 0.

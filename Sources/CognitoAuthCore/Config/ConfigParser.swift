@@ -28,6 +28,7 @@ public enum ConfigParser {
         "username_claim", "account_map", "allowed_domains", "require_email_verified",
         "allowed_groups", "denied_groups", "max_auth_age", "require_claims", "clock_skew",
         "cache_dir", "state_dir", "audit_format", "min_uid", "allow_root",
+        "flow", "qr", "relay_url", "relay_secret_file",
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
@@ -265,7 +266,14 @@ public enum ConfigParser {
             servicePolicies[name] = try policy(services[name] ?? [:], base: defaultPolicy)
         }
 
-        return Config(
+        let flow = try parseFlow(top, fail: fail, url: url)
+        var qr = QRMode.auto
+        if let e = top["qr"] {
+            guard let m = QRMode(rawValue: e.value) else { throw fail(e.line, "qr", "must be auto, always or never, got '\(e.value)'") }
+            qr = m
+        }
+
+        var config = Config(
             path: path, region: region, userPoolId: poolId, clientId: clientId,
             clientSecret: secret, clientSecretFile: secretFile, issuer: issuer, discoveryURL: discovery,
             caFile: caFile, redirectURIs: redirects, scopes: scopes, loginTimeout: loginTimeout,
@@ -274,6 +282,36 @@ public enum ConfigParser {
             cacheDir: cacheDir, stateDir: stateDir, auditFormat: auditFormat,
             minUID: UInt32(minUID), allowRoot: allowRoot, defaultPolicy: defaultPolicy,
             servicePolicies: servicePolicies)
+        config.flow = flow
+        config.qr = qr
+        return config
+    }
+
+    /// `flow`, and the relay's two keys, which only `flow = relay` takes (and then needs).
+    private static func parseFlow(_ top: [String: Entry], fail: (Int?, String?, String) -> ConfigError,
+                                  url: (String, String, Int?) throws(ConfigError) -> String) throws(ConfigError) -> Config.Flow {
+        let name = top["flow"]?.value ?? "code"
+        let relayURL = top["relay_url"], secretFile = top["relay_secret_file"]
+        switch name {
+        case "code", "device":
+            if let e = relayURL ?? secretFile {
+                throw fail(e.line, relayURL != nil ? "relay_url" : "relay_secret_file", "is used only with flow = relay")
+            }
+            return name == "code" ? .code : .device
+        case "relay":
+            guard let u = relayURL, !u.value.isEmpty else { throw fail(top["flow"]?.line, "relay_url", "flow = relay needs relay_url") }
+            guard let f = secretFile, !f.value.isEmpty else {
+                throw fail(top["flow"]?.line, "relay_secret_file", "flow = relay needs relay_secret_file (the fleet's host secret, root-only)")
+            }
+            guard f.value.hasPrefix("/") else { throw fail(f.line, "relay_secret_file", "must be an absolute path") }
+            let checked = try url("relay_url", u.value, u.line)
+            guard URLComponents(string: checked)?.query == nil, URLComponents(string: checked)?.fragment == nil else {
+                throw fail(u.line, "relay_url", "must not carry a query or fragment")
+            }
+            return .relay(url: checked, secretFile: f.value)
+        default:
+            throw fail(top["flow"]?.line, "flow", "must be code, device or relay, got '\(name)'")
+        }
     }
 
     static func list(_ value: String) -> [String] {
