@@ -268,6 +268,18 @@ struct PamStackCheckTests {
         #expect(try #require(fs.first { $0.status == .fail }).message.contains("refuses every login"))
     }
 
+    @Test func pamAuthUpdatesJumpOnSuccessCounts() {
+        // What `pam-auth-update --enable cognito-auth` writes for the profile's [success=end default=die].
+        let stack = "auth [success=2 default=die] pam_cognito.so\nauth [success=1 default=ignore] pam_unix.so nullok\n"
+            + "auth requisite pam_deny.so\nauth required pam_permit.so\n"
+        let fs = judge(stack)
+        #expect(!fs.contains { $0.status == .fail }, "\(fs)")
+        #expect(fs.contains { $0.message.contains("a sign-in counts (success=") })
+        // A jump that lands on pam_deny is still caught, by the simulation.
+        #expect(judge("auth [success=1 default=die] pam_cognito.so\nauth required pam_permit.so\nauth requisite pam_deny.so\n")
+            .contains { $0.status == .fail })
+    }
+
     @Test func optionalAndIgnoredFailuresAreFlagged() {
         #expect(judge("auth optional pam_cognito.so\n").contains { $0.status == .warn && $0.message.contains("optional") })
         #expect(judge("auth [success=ok default=ignore] pam_cognito.so\nauth required pam_permit.so\n").contains { $0.status == .fail })

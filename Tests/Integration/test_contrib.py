@@ -2,6 +2,7 @@
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -90,3 +91,111 @@ def test_sshd_snippet_says_what_account_management_does():
         assert promise in comments, promise
     active = [l for l in text.splitlines() if l and not l.startswith("#")]
     assert active == ["auth required pam_cognito.so"]
+
+
+# ---------------------------------------------------------------- Debian packaging (contrib/debian)
+
+DEBIAN = os.path.join(CONTRIB, "debian")
+
+
+def active_lines(path):
+    with open(path) as f:
+        return [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
+
+
+def test_pam_auth_update_profile_is_off_by_default_and_never_falls_through():
+    fields, key = {}, None
+    with open(os.path.join(DEBIAN, "cognito-auth.pam-config")) as f:
+        for line in f:
+            if line[:1].isspace() and key:
+                fields[key].append(line.strip())
+            elif ":" in line:
+                key, value = (x.strip() for x in line.split(":", 1))
+                fields[key] = [value] if value else []
+    assert fields["Default"] == ["no"] and fields["Auth-Type"] == ["Primary"]
+    assert int(fields["Priority"][0]) > 256          # asked before pam_unix (Priority 256)
+    (auth,) = fields["Auth"]
+    m = re.fullmatch(r"\[([^]]*)\]\s+(.*)", auth)
+    assert m, auth
+    control, module = m.group(1), m.group(2).split()
+    assert module == ["pam_cognito.so"]
+    actions = dict(a.split("=") for a in control.split())
+    # Success ends the primary block (pam-auth-update turns `end` into a jump past pam_deny);
+    # everything else, unavailable included, ends the login: nothing reaches `pam_unix.so nullok`.
+    assert actions == {"success": "end", "default": "die"}, actions
+    assert not {"Account", "Session", "Password"} & set(fields)
+
+
+def test_maintainer_scripts_touch_pam_only_through_pam_auth_update():
+    for name in sorted(os.listdir(DEBIAN)):
+        if not name.endswith((".postinst", ".prerm", ".postrm")):
+            continue
+        path = os.path.join(DEBIAN, name)
+        assert os.access(path, os.X_OK), name
+        assert subprocess.run(["sh", "-n", path]).returncode == 0, name
+        code = "\n".join(active_lines(path))
+        assert "--force" not in code and "/etc/pam.d" not in code, name
+        for line in code.splitlines():
+            if "pam-auth-update" in line:
+                assert line.split() in (["pam-auth-update", "--package"],
+                                        ["pam-auth-update", "--package", "--remove", "cognito-auth"]), line
+
+
+def test_changelog_is_at_the_version_the_programs_print():
+    with open(os.path.join(ROOT, "Sources", "CognitoAuthRuntime", "Version.swift")) as f:
+        version = re.search(r'static let string = "([^"]+)"', f.read()).group(1)
+    with open(os.path.join(DEBIAN, "changelog")) as f:
+        assert f.readline().startswith(f"cognito-auth ({version}) "), "add a contrib/debian/changelog entry"
+
+
+def test_sudo_and_login_snippets():
+    for name in ("sudo-cognito", "login-cognito"):
+        assert active_lines(os.path.join(CONTRIB, "pam.d", name)) == ["auth required pam_cognito.so"], name
+
+
+def test_relay_unit_is_hardened_and_runs_as_its_own_user():
+    settings = {}
+    for line in active_lines(os.path.join(DEBIAN, "cognito-auth-relay.service")):
+        if "=" in line:
+            k, v = line.split("=", 1)
+            settings.setdefault(k, []).append(v)
+    assert settings["User"] == ["cognito-auth-relay"] and settings["Group"] == ["cognito-auth-relay"]
+    for key, value in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+                       ("ProtectHome", "yes"), ("PrivateDevices", "yes"), ("CapabilityBoundingSet", ""),
+                       ("RestrictSUIDSGID", "yes"), ("MemoryDenyWriteExecute", "yes")]:
+        assert settings.get(key) == [value], key
+    assert settings["ExecStart"] == ["/usr/sbin/cognito-auth-relay --config /etc/cognito-auth/relay.conf"]
+    assert settings["ConditionPathExists"] == ["/etc/cognito-auth/relay.conf"]
+    r = subprocess.run(["systemd-analyze", "verify", os.path.join(DEBIAN, "cognito-auth-relay.service")],
+                       capture_output=True, text=True) if shutil.which("systemd-analyze") else None
+    if r is not None:
+        # The binary and its man page are not installed here; any other complaint is a mistake in the unit.
+        problems = [l for l in r.stderr.splitlines() if l.strip()
+                    and "Command /usr/sbin/cognito-auth-relay is not executable" not in l
+                    and "man cognito-auth-relay(8)" not in l]
+        assert not problems, r.stderr
+
+
+def test_relay_example_config_names_the_design_keys_and_sets_none():
+    path = os.path.join(DEBIAN, "relay.conf.example")
+    assert active_lines(path) == []      # every setting commented out: no relay on example values
+    keys = set()
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#\s*([a-z_]+)\s*=", line)
+            if m:
+                keys.add(m.group(1))
+    assert keys == {"listen", "public_url", "region", "user_pool_id", "client_id", "issuer", "discovery_url",
+                    "ca_file", "host_secret_file", "store", "code_lifetime", "max_code_attempts"}, keys
+
+
+def test_template_registers_the_relay_callback_only_when_given():
+    with open(os.path.join(CONTRIB, "cognito", "cognito-auth-pool.yaml")) as f:
+        template = yaml.load(f, Loader=CfnLoader)
+    param = template["Parameters"]["RelayCallbackURL"]
+    assert param["Default"] == "" and re.fullmatch(param["AllowedPattern"], "")
+    assert re.fullmatch(param["AllowedPattern"], "https://login.example.com/callback")
+    assert not re.fullmatch(param["AllowedPattern"], "http://login.example.com/callback")
+    callbacks = template["Resources"]["AppClient"]["Properties"]["CallbackURLs"]
+    assert ["HasRelay", "RelayCallbackURL", "AWS::NoValue"] in callbacks
+    assert "HasRelay" in template["Conditions"]

@@ -162,7 +162,10 @@ public enum PamStackCheck {
         case .actions:
             let onSuccess = l.control.action(for: "success")
             let onFailure = l.control.action(for: "auth_err")
-            let succeeds = onSuccess == .ok || onSuccess == .done
+            // A jump (pam-auth-update writes `success=end` as `success=N`) counts: where it lands is
+            // judged by the stack simulation that follows this finding.
+            var succeeds = onSuccess == .ok || onSuccess == .done
+            if case .jump = onSuccess { succeeds = true }
             let fails = onFailure == .bad || onFailure == .die
             if succeeds && fails {
                 return .pass(.pam, path, "\(shown) — a sign-in counts (success=\(describe(onSuccess))), a failure fails the login (auth_err=\(describe(onFailure)))")
