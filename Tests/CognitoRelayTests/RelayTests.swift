@@ -336,7 +336,7 @@ struct RelayConfigTests {
     }
 
     @Test(arguments: [
-        ("store = mysql://x@h:1/d", "store"), ("listen = 0.0.0.0", "listen"), ("code_lifetime = 5", "code_lifetime"),
+        ("store = mysql://x@h:1/d", "store"), ("listen = 0.0.0.0", "listen"), ("code_lifetime = 9", "code_lifetime"),
         ("max_code_attempts = 0", "max_code_attempts"), ("public_url = http://login.example.com", "public_url"),
         ("client_secret_file = /x", "client_secret_file"), ("allowed_groups = a", "allowed_groups"),
     ])

@@ -122,7 +122,7 @@ public enum RelayConfigParser {
         return RelayConfig(
             path: path, listenHost: String(listen[..<colon]), listenPort: port, publicURL: publicURL, provider: provider,
             hostSecretFile: secretFile, store: store,
-            codeLifetime: try r.seconds("code_lifetime", default: 600, range: 60...3600),
+            codeLifetime: try r.seconds("code_lifetime", default: 600, range: 10...3600),
             maxCodeAttempts: try r.number("max_code_attempts", default: 5, range: 1...100))
     }
 
