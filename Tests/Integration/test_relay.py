@@ -235,3 +235,34 @@ def test_relay_refuses_untrusted_files(workdir, emulator):
     write_private(relay.config, open(relay.config).read() + "client_secret_file = /x\n")
     p = __import__("subprocess").run([RELAY, "--config", relay.config], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "client_secret_file: unknown key" in p.stderr
+
+
+def relay_keys():
+    from harness import ROOT
+    with open(os.path.join(ROOT, "Sources", "CognitoAuthCore", "Config", "RelayConfigParser.swift")) as f:
+        src = f.read()
+    import re
+    block = re.search(r"static let keys: Set<String> = \[(.*?)\]", src, re.S).group(1)
+    return sorted(re.findall(r'"([a-z_]+)"', block)), re
+
+
+def test_man_page_readme_and_sample_document_every_relay_key():
+    from harness import ROOT
+    keys, re = relay_keys()
+    assert len(keys) == 12, keys
+    man = open(os.path.join(ROOT, "contrib", "man", "cognito-auth-relay.8")).read()
+    readme = open(os.path.join(ROOT, "README.md")).read().split("## The relay", 1)[1].split("\n## ", 1)[0]
+    sample = open(os.path.join(ROOT, "contrib", "relay", "relay.conf")).read()
+    for k in keys:
+        assert re.search(rf'^\.BI {k} " = "', man, re.M), k
+        assert f"| `{k}` |" in readme, k
+    for k in ("listen", "public_url", "region", "user_pool_id", "client_id", "host_secret_file", "store"):
+        assert re.search(rf"^#? ?{k} = ", sample, re.M), k
+
+
+def test_systemd_unit_is_hardened():
+    from harness import ROOT
+    unit = open(os.path.join(ROOT, "contrib", "relay", "cognito-auth-relay.service")).read()
+    for line in ("User=cognito-relay", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
+                 "CapabilityBoundingSet=\n", "ExecStart=/usr/sbin/cognito-auth-relay --config /etc/cognito-auth/relay.conf"):
+        assert line in unit, line
