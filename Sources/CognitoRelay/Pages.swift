@@ -1,21 +1,9 @@
+import CognitoAuthCore
+
 /// The person's pages: plain HTML forms, no script, no external resources, no styles beyond the
 /// browser's own, so the Content-Security-Policy can forbid everything but posting forms.
 enum Pages {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                if c.value < 0x20 || c.value == 0x7F { out += "&#\(c.value);" } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLEscaping.escape(s) }
 
     static func page(_ title: String, _ body: String) -> String {
         """

@@ -107,6 +107,15 @@ func enterCode(_ client: some TestClientProtocol, _ jar: Jar, _ code: String, he
                                     body: form([("csrf", hiddenCSRF(text(page)) ?? ""), ("code", code)]))
 }
 
+/// Enters the code, then presses Continue or "This is not me" on the confirmation page.
+func confirm(_ client: some TestClientProtocol, _ jar: Jar, _ code: String, action: String) async throws -> TestResponse {
+    let page = text(try await enterCode(client, jar, code))
+    var hdrs = formType
+    hdrs[.cookie] = jar.header
+    return try await client.execute(uri: "/d/confirm", method: .post, headers: hdrs, body: form([
+        ("csrf", hiddenCSRF(page) ?? ""), ("code", code), ("action", action)]))
+}
+
 @Suite("cognito-auth-relay")
 struct RelayRouteTests {
     @Test func wholeSignInHandsTheCodeOutOnce() async throws {
@@ -243,11 +252,7 @@ struct RelayRouteTests {
         try await h.app.test(.router) { client in
             let (device, user) = try await startSignIn(client)
             let jar = Jar()
-            let page = text(try await enterCode(client, jar, user))
-            var hdrs = formType
-            hdrs[.cookie] = jar.header
-            let redirect = try await client.execute(uri: "/d/confirm", method: .post, headers: hdrs, body: form([
-                ("csrf", hiddenCSRF(page) ?? ""), ("code", user), ("action", "continue")])) { $0 }
+            let redirect = try await confirm(client, jar, user, action: "continue")
             jar.take(redirect)
             let state = try #require(jar.value("__Secure-relay_state"))
             // Missing state; a state without this browser's cookie; a forged state with a forged cookie.
@@ -297,12 +302,7 @@ struct RelayRouteTests {
         let h = try Harness()
         try await h.app.test(.router) { client in
             let (device, user) = try await startSignIn(client)
-            let jar = Jar()
-            let page = text(try await enterCode(client, jar, user))
-            var hdrs = formType
-            hdrs[.cookie] = jar.header
-            let r = try await client.execute(uri: "/d/confirm", method: .post, headers: hdrs, body: form([
-                ("csrf", hiddenCSRF(page) ?? ""), ("code", user), ("action", "deny")])) { $0 }
+            let r = try await confirm(client, Jar(), user, action: "deny")
             #expect(r.status == .ok)
             #expect(try await poll(client, device).1["error"] == .string("access_denied"))
         }
