@@ -8,15 +8,23 @@ import PackageDescription
 //   the system's TLS and CA store, no second TLS stack built in, `ca_file` as CURLOPT_CAINFO.
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 // - system libqrencode (CQRencode): the QR code of the device/relay prompt (`qr`); a small C library.
+// - hummingbird + postgres-nio: cognito-auth-relay only (its HTTP server and its shared store);
+//   the helper and the CLI never link them (ARCHITECTURE.md §7, §8).
 let package = Package(
     name: "cognito-auth",
     products: [
         .executable(name: "cognito-auth", targets: ["cognito-auth"]),
         .executable(name: "cognito-auth-helper", targets: ["cognito-auth-helper"]),
+        .executable(name: "cognito-auth-relay", targets: ["cognito-auth-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // The system libcurl, opened with dlopen at the first request (or preloaded on a thread
@@ -69,6 +77,30 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The device-flow relay for Cognito (ARCHITECTURE.md §7): routes, pages, limits and its
+        // store, built by a function of (config, store) so tests run it without sockets.
+        .target(
+            name: "CognitoRelay",
+            dependencies: [
+                "CognitoAuthCore",
+                "CognitoAuthRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "cognito-auth-relay",
+            dependencies: [
+                "CognitoRelay", "CognitoAuthCore", "CognitoAuthRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Benchmark: ID-token verifications per second (scripts/bench-verify). Not installed.
         .executableTarget(
             name: "cognito-auth-bench",
@@ -86,6 +118,17 @@ let package = Package(
         .testTarget(
             name: "CognitoAuthRuntimeTests",
             dependencies: ["CognitoAuthCore", "CognitoAuthRuntime", "CognitoEmulator"]
+        ),
+        .testTarget(
+            name: "CognitoRelayTests",
+            dependencies: [
+                "CognitoRelay",
+                "CognitoAuthCore",
+                "CognitoEmulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "CognitoEmulatorTests",

@@ -56,7 +56,7 @@ extension CognitoEmulator {
         let scopes = (params["scope"] ?? "openid").split(separator: " ").map(String.init).filter { client.allowedScopes.contains($0) }
         var rng = SystemRandomNumberGenerator()
         let deviceCode = Base64URL.encode(randomBytes(32))
-        let userCode = UserCode.generate(using: &rng)
+        let userCode = UserCode.display(UserCode.generate(using: &rng))
         let now = self.now()
         let settings = lock.withLock { () -> DeviceSettings in
             deviceGrants[deviceCode] = DeviceGrant(userCode: userCode, scopes: scopes, issuedAt: now,

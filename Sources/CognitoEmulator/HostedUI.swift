@@ -1,20 +1,8 @@
+import CognitoAuthCore
+
 /// The hosted UI's HTML: the sign-in form and the error page. Every interpolated value is escaped.
 enum HostedUI {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLEscaping.escape(s) }
 
     /// The email and password fields and the submit button of both sign-in forms.
     static let credentialFields = """

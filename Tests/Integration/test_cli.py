@@ -486,7 +486,7 @@ def test_doctor_unreachable_idp_exits_3(workdir, host_key, redirect_uris):
 # ---------------------------------------------------------------- man pages
 
 MAN = os.path.join(ROOT, "contrib", "man")
-MAN_PAGES = ["cognito-auth.8", "pam_cognito.8", "cognito-auth.conf.5"]
+MAN_PAGES = ["cognito-auth.8", "pam_cognito.8", "cognito-auth.conf.5", "cognito-auth-relay.8"]
 
 
 def man_source(name):

@@ -32,109 +32,30 @@ public enum ConfigParser {
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
-    private struct Entry { var value: String; var line: Int }
+    typealias Entry = ConfigScanner.Entry
 
     public static func parse(_ text: String, path: String) throws(ConfigError) -> Config {
         func fail(_ line: Int?, _ key: String?, _ message: String) -> ConfigError {
             ConfigError(file: path, line: line, key: key, message: message)
         }
-        guard text.utf8.count <= maxBytes else { throw fail(nil, nil, "file is larger than \(maxBytes) bytes") }
-
-        var top: [String: Entry] = [:]
-        var services: [String: [String: Entry]] = [:]
-        var serviceOrder: [String] = []
-        var currentService: String?
-
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNo = index + 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            let trimmed = line.trimmed()
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            if trimmed.hasPrefix("[") {
-                guard trimmed.hasSuffix("]") else { throw fail(lineNo, nil, "section header must end with ']'") }
-                let inner = trimmed.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
-                guard inner.count == 2, inner[0] == "service", isServiceName(inner[1]) else {
-                    throw fail(lineNo, nil, "expected a section header of the form [service NAME]")
-                }
-                let name = String(inner[1])
-                guard services[name] == nil else { throw fail(lineNo, nil, "section [service \(name)] appears twice") }
-                services[name] = [:]
-                serviceOrder.append(name)
-                currentService = name
-                continue
-            }
-            guard let eq = trimmed.firstIndex(of: "=") else { throw fail(lineNo, nil, "expected 'key = value'") }
-            let key = trimmed[..<eq].trimmed()
-            let value = trimmed[trimmed.index(after: eq)...].trimmed()
-            guard !key.isEmpty else { throw fail(lineNo, nil, "missing key before '='") }
-            if let service = currentService {
-                guard serviceKeys.contains(key) else {
-                    if topLevelKeys.contains(key) {
-                        throw fail(lineNo, key, "cannot be set inside [service \(service)]; only \(serviceKeys.sorted().joined(separator: ", ")) can")
-                    }
-                    throw fail(lineNo, key, "unknown key")
-                }
-                guard services[service]?[key] == nil else { throw fail(lineNo, key, "set twice in [service \(service)]") }
-                services[service]?[key] = Entry(value: value, line: lineNo)
-            } else {
-                guard topLevelKeys.contains(key) else { throw fail(lineNo, key, "unknown key") }
-                guard top[key] == nil else { throw fail(lineNo, key, "set twice (first on line \(top[key]?.line ?? 0))") }
-                top[key] = Entry(value: value, line: lineNo)
-            }
-        }
-
-        func required(_ key: String) throws(ConfigError) -> String {
-            guard let e = top[key] else { throw fail(nil, key, "required key is missing") }
-            guard !e.value.isEmpty else { throw fail(e.line, key, "must not be empty") }
-            return e.value
-        }
-        func optional(_ key: String) throws(ConfigError) -> String? {
-            guard let e = top[key] else { return nil }
-            guard !e.value.isEmpty else { throw fail(e.line, key, "must not be empty") }
-            return e.value
-        }
+        let scanned = try ConfigScanner.scan(text, path: path, maxBytes: maxBytes,
+                                             topLevelKeys: topLevelKeys, sectionKeys: serviceKeys)
+        let top = scanned.top
+        let services = scanned.sections
+        let serviceOrder = scanned.sectionOrder
+        let reader = ConfigScanner.Reader(path: path, top: top)
+        func required(_ key: String) throws(ConfigError) -> String { try reader.required(key) }
+        func optional(_ key: String) throws(ConfigError) -> String? { try reader.optional(key) }
         func integer(_ key: String, default def: Int, range: ClosedRange<Int>, in entries: [String: Entry]? = nil) throws(ConfigError) -> Int {
-            guard let e = (entries ?? top)[key] else { return def }
-            guard let n = Int(e.value), range.contains(n) else {
-                throw fail(e.line, key, "must be a whole number of seconds in \(range.lowerBound)...\(range.upperBound), got '\(e.value)'")
-            }
-            return n
+            try reader.seconds(key, default: def, range: range, in: entries)
         }
         func number(_ key: String, default def: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
-            guard let e = top[key] else { return def }
-            guard Syntax.isDigits(e.value), let n = Int(e.value), range.contains(n) else {
-                throw fail(e.line, key, "must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(e.value)'")
-            }
-            return n
+            try reader.number(key, default: def, range: range)
         }
-        func boolean(_ key: String, default def: Bool) throws(ConfigError) -> Bool {
-            guard let e = top[key] else { return def }
-            switch e.value.lowercased() {
-            case "true", "yes", "on", "1": return true
-            case "false", "no", "off", "0": return false
-            default: throw fail(e.line, key, "must be true or false, got '\(e.value)'")
-            }
-        }
-        func url(_ key: String, _ value: String, line: Int?) throws(ConfigError) -> String {
-            guard EndpointRule.isAcceptable(value) else {
-                throw fail(line, key, "must be an https:// URL (http:// is accepted only for a loopback host), got '\(value)'")
-            }
-            return value
-        }
+        func boolean(_ key: String, default def: Bool) throws(ConfigError) -> Bool { try reader.boolean(key, default: def) }
 
-        let region = try required("region")
-        guard Syntax.isRegion(Substring(region)) else {
-            throw fail(top["region"]?.line, "region", "is not an AWS region name, got '\(region)'")
-        }
-        let poolId = try required("user_pool_id")
-        guard Syntax.isUserPoolId(poolId) else {
-            throw fail(top["user_pool_id"]?.line, "user_pool_id", "must look like <region>_<id>, got '\(poolId)'")
-        }
-        let clientId = try required("client_id")
-        guard Syntax.isClientId(clientId) else {
-            throw fail(top["client_id"]?.line, "client_id", "contains characters an app client id cannot have")
-        }
+        let provider = try reader.identityProvider()
+        let region = provider.region, poolId = provider.userPoolId, clientId = provider.clientId
         let secret = try optional("client_secret")
         let secretFile = try optional("client_secret_file")
         if secret != nil && secretFile != nil {
@@ -144,20 +65,7 @@ public enum ConfigParser {
             throw fail(top["client_secret_file"]?.line, "client_secret_file", "must be an absolute path")
         }
 
-        let issuer: String
-        if let override = try optional("issuer") {
-            issuer = try url("issuer", override.hasSuffix("/") ? String(override.dropLast()) : override, line: top["issuer"]?.line)
-        } else {
-            issuer = "https://cognito-idp.\(region).amazonaws.com/\(poolId)"
-        }
-        let discovery: String
-        if let d = try optional("discovery_url") {
-            discovery = try url("discovery_url", d, line: top["discovery_url"]?.line)
-        } else {
-            discovery = issuer + "/.well-known/openid-configuration"
-        }
-        let caFile = try optional("ca_file")
-        if let caFile, !caFile.hasPrefix("/") { throw fail(top["ca_file"]?.line, "ca_file", "must be an absolute path") }
+        let issuer = provider.issuer, discovery = provider.discoveryURL, caFile = provider.caFile
 
         var redirects: [RedirectURI] = []
         if let e = top["redirect_uris"] {
@@ -266,7 +174,7 @@ public enum ConfigParser {
             servicePolicies[name] = try policy(services[name] ?? [:], base: defaultPolicy)
         }
 
-        let flow = try parseFlow(top, fail: fail, url: url)
+        let flow = try parseFlow(top, fail: fail, url: { key, value, _ throws(ConfigError) in try reader.endpoint(key, value) })
         var qr = QRMode.auto
         if let e = top["qr"] {
             guard let m = QRMode(rawValue: e.value) else { throw fail(e.line, "qr", "must be auto, always or never, got '\(e.value)'") }
@@ -318,7 +226,7 @@ public enum ConfigParser {
         value.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
     }
 
-    static func isServiceName(_ s: Substring) -> Bool {
+    static func isSectionName(_ s: Substring) -> Bool {
         s.utf8.count <= 64 && Syntax.all(s, minCount: 1) { Syntax.isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 }

@@ -68,6 +68,17 @@ public enum Syntax {
 
     /// Printable ASCII only (0x21…0x7E): what an identity claim (an email address, a user name)
     /// must be before any mapping looks at it.
+    /// base64url characters (and `.` `~`): device codes, nonces, CSRF tokens, authorization codes.
+    public static func isURLSafeToken<S: StringProtocol>(_ s: S) -> Bool {
+        all(s) { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "~") }
+    }
+
+    /// What an IPv4 or IPv6 address is written with: hex digits, `.` and `:`.
+    public static func isHexDigitOrSeparator(_ b: UInt8) -> Bool {
+        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
+            || b == UInt8(ascii: ".") || b == UInt8(ascii: ":")
+    }
+
     public static func isPrintableASCII<S: StringProtocol>(_ s: S) -> Bool {
         all(s) { $0 > 0x20 && $0 < 0x7F }
     }

@@ -84,10 +84,33 @@ public struct DeviceAuthorization: Sendable, Equatable {
     }
 }
 
-/// The user code as the person sees it.
+/// User codes (RFC 8628 §6.1): 8 letters from an alphabet without vowels or look-alikes, shown as
+/// XXXX-XXXX; 20^8 ≈ 2.6·10^10 codes. The relay and the emulator make them; the helper shows them.
 public enum UserCode {
-    /// RFC 8628 §6.1: 8 characters of `BCDFGHJKLMNPQRSTVWXZ` (no vowels, nothing that reads alike).
-    public static let alphabet = Array("BCDFGHJKLMNPQRSTVWXZ")
+    public static let alphabet = Array("BCDFGHJKLMNPQRSTVWXZ".utf8)
+    public static let length = 8
+
+    /// A fresh code in its stored form: 8 upper-case letters, no dash.
+    public static func generate<R: RandomNumberGenerator>(using rng: inout R) -> String {
+        var bytes: [UInt8] = []
+        for _ in 0..<length { bytes.append(alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// What the person typed, as the stored form (8 upper-case letters), or nil. Case, spaces and
+    /// dashes do not matter; anything else makes it not a code.
+    public static func normalize(_ typed: String) -> String? {
+        guard typed.utf8.count <= 32 else { return nil }
+        var out: [UInt8] = []
+        for b in typed.utf8 {
+            if b == UInt8(ascii: "-") || b == UInt8(ascii: " ") { continue }
+            let upper = (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) ? b - 32 : b
+            guard alphabet.contains(upper) else { return nil }
+            out.append(upper)
+        }
+        guard out.count == length else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Eight letters or digits, with or without a dash (any case) → `XXXX-XXXX` upper case;
     /// anything else an IdP chose is shown verbatim.
@@ -97,12 +120,6 @@ public enum UserCode {
               code.filter({ $0 == "-" }).count <= 1 else { return code }
         let upper = String(bare.unicodeScalars.map { ("a"..."z").contains($0) ? Character(Unicode.Scalar($0.value - 32) ?? $0) : Character($0) })
         return upper.prefix(4) + "-" + upper.suffix(4)
-    }
-
-    /// A fresh code from the RFC 8628 alphabet, `XXXX-XXXX` (the emulator's; 20^8 ≈ 2^34.6).
-    public static func generate<R: RandomNumberGenerator>(using rng: inout R) -> String {
-        let letters = (0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
-        return String(letters[0..<4]) + "-" + String(letters[4..<8])
     }
 }
 

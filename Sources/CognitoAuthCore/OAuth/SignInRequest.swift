@@ -35,14 +35,22 @@ public enum AuthorizeURL {
     /// Cognito's /oauth2/authorize request for the code flow with PKCE.
     public static func build(endpoint: String, clientId: String, redirectURI: String, scopes: [String],
                              secrets: SignInSecrets, prompt: String? = nil) -> String {
+        build(endpoint: endpoint, clientId: clientId, redirectURI: redirectURI, scope: scopes.joined(separator: " "),
+              state: secrets.state, nonce: secrets.nonce, codeChallenge: secrets.codeChallenge, prompt: prompt)
+    }
+
+    /// The same request from its parts: the relay builds it with the host's challenge and nonce
+    /// (it never sees the verifier) and a state of its own.
+    public static func build(endpoint: String, clientId: String, redirectURI: String, scope: String,
+                             state: String, nonce: String, codeChallenge: String, prompt: String? = nil) -> String {
         var pairs: [(String, String)] = [
             ("response_type", "code"),
             ("client_id", clientId),
             ("redirect_uri", redirectURI),
-            ("scope", scopes.joined(separator: " ")),
-            ("state", secrets.state),
-            ("nonce", secrets.nonce),
-            ("code_challenge", secrets.codeChallenge),
+            ("scope", scope),
+            ("state", state),
+            ("nonce", nonce),
+            ("code_challenge", codeChallenge),
             ("code_challenge_method", "S256"),
         ]
         if let prompt { pairs.append(("prompt", prompt)) }

@@ -1,0 +1,152 @@
+import CognitoAuthCore
+import Logging
+import PostgresNIO
+
+/// The store several relay instances share (`store = postgresql://…`). Each method is one or two
+/// single statements whose WHERE clauses carry the TTL and the expected status, so two instances
+/// racing on one sign-in cannot both win: a user code is confirmed once, a code handed out once
+/// (it is deleted by the statement that returns it).
+public struct PostgresRelayStore: RelayStore {
+    public let client: PostgresClient
+    let logger: Logger
+
+    public init(url: PostgresURL, logger: Logger) {
+        let configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password,
+            database: url.database, tls: .disable)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    public func prepare() async throws {
+        try await client.withConnection { conn in
+            // Instances starting together: one creates the schema, the others wait for it.
+            try await conn.query("SELECT pg_advisory_lock(5313200)", logger: logger)
+            do {
+                try await conn.query("""
+                    CREATE TABLE IF NOT EXISTS relay_sign_ins (
+                      device_hash text PRIMARY KEY,
+                      user_code text NOT NULL UNIQUE,
+                      host_key text NOT NULL,
+                      code_challenge text NOT NULL,
+                      nonce text NOT NULL,
+                      scope text NOT NULL,
+                      host text NOT NULL,
+                      username text NOT NULL,
+                      rhost text NOT NULL,
+                      created_at bigint NOT NULL,
+                      expires_at bigint NOT NULL,
+                      status text NOT NULL,
+                      state_hash text UNIQUE,
+                      code text,
+                      last_poll bigint)
+                    """, logger: logger)
+                try await conn.query("CREATE INDEX IF NOT EXISTS relay_sign_ins_expires ON relay_sign_ins (expires_at)", logger: logger)
+                try await conn.query("CREATE TABLE IF NOT EXISTS relay_events (event text NOT NULL, key text NOT NULL, at bigint NOT NULL)", logger: logger)
+                try await conn.query("CREATE INDEX IF NOT EXISTS relay_events_key ON relay_events (event, key, at)", logger: logger)
+            } catch {
+                _ = try? await conn.query("SELECT pg_advisory_unlock(5313200)", logger: logger)
+                throw error
+            }
+            try await conn.query("SELECT pg_advisory_unlock(5313200)", logger: logger)
+        }
+    }
+
+    public func insert(_ r: SignInRecord) async throws -> Bool {
+        let rows = try await client.query("""
+            INSERT INTO relay_sign_ins (device_hash, user_code, host_key, code_challenge, nonce, scope, host, username,
+                                        rhost, created_at, expires_at, status)
+            VALUES (\(r.deviceHash), \(r.userCode), \(r.hostKey), \(r.codeChallenge), \(r.nonce), \(r.scope), \(r.host),
+                    \(r.user), \(r.rhost), \(r.createdAt), \(r.expiresAt), 'pending')
+            ON CONFLICT DO NOTHING RETURNING device_hash
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    private func record(from rows: PostgresRowSequence) async throws -> SignInRecord? {
+        for try await (device, userCode, hostKey, challenge, nonce, scope, host, user, rhost, created, expires) in
+            rows.decode((String, String, String, String, String, String, String, String, String, Int64, Int64).self) {
+            return SignInRecord(deviceHash: device, userCode: userCode, hostKey: hostKey, codeChallenge: challenge,
+                                nonce: nonce, scope: scope, host: host, user: user, rhost: rhost,
+                                createdAt: created, expiresAt: expires)
+        }
+        return nil
+    }
+
+    public func pending(userCode: String, now: Int64) async throws -> SignInRecord? {
+        try await record(from: client.query("""
+            SELECT device_hash, user_code, host_key, code_challenge, nonce, scope, host, username, rhost, created_at, expires_at
+            FROM relay_sign_ins WHERE user_code = \(userCode) AND status = 'pending' AND expires_at > \(now)
+            """, logger: logger))
+    }
+
+    public func confirm(userCode: String, stateHash: String, now: Int64) async throws -> SignInRecord? {
+        var r = try await record(from: client.query("""
+            UPDATE relay_sign_ins SET status = 'confirmed', state_hash = \(stateHash)
+            WHERE user_code = \(userCode) AND status = 'pending' AND expires_at > \(now)
+            RETURNING device_hash, user_code, host_key, code_challenge, nonce, scope, host, username, rhost, created_at, expires_at
+            """, logger: logger))
+        r?.status = .confirmed
+        r?.stateHash = stateHash
+        return r
+    }
+
+    public func deny(userCode: String, now: Int64) async throws -> Bool {
+        let rows = try await client.query("""
+            UPDATE relay_sign_ins SET status = 'denied'
+            WHERE user_code = \(userCode) AND status = 'pending' AND expires_at > \(now) RETURNING device_hash
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    public func finish(stateHash: String, code: String?, now: Int64) async throws -> Bool {
+        let status = code == nil ? "denied" : "signed_in"
+        let rows = try await client.query("""
+            UPDATE relay_sign_ins SET status = \(status), code = \(code), state_hash = NULL
+            WHERE state_hash = \(stateHash) AND status = 'confirmed' AND expires_at > \(now) RETURNING device_hash
+            """, logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    public func poll(deviceHash: String, now: Int64, minGap: Int64) async throws -> PollAnswer {
+        let done = try await client.query("""
+            DELETE FROM relay_sign_ins
+            WHERE device_hash = \(deviceHash) AND expires_at > \(now) AND status IN ('signed_in', 'denied')
+            RETURNING status, code
+            """, logger: logger)
+        for try await (status, code) in done.decode((String, String?).self) {
+            if status == "signed_in", let code { return .code(code) }
+            return status == "denied" ? .denied : .expired
+        }
+        let polled = try await client.query("""
+            UPDATE relay_sign_ins s SET last_poll = \(now)
+            FROM (SELECT device_hash, last_poll FROM relay_sign_ins
+                  WHERE device_hash = \(deviceHash) AND expires_at > \(now) FOR UPDATE) old
+            WHERE s.device_hash = old.device_hash RETURNING old.last_poll
+            """, logger: logger)
+        for try await last in polled.decode(Int64?.self) {
+            if let last, now - last < minGap { return .slowDown }
+            return .pending
+        }
+        return .expired
+    }
+
+    public func record(event: String, key: String, at: Int64) async throws {
+        try await client.query("INSERT INTO relay_events (event, key, at) VALUES (\(event), \(key), \(at))", logger: logger)
+    }
+
+    public func count(event: String, key: String, since: Int64) async throws -> Int {
+        let rows = try await client.query(
+            "SELECT count(*) FROM relay_events WHERE event = \(event) AND key = \(key) AND at > \(since)", logger: logger)
+        for try await n in rows.decode(Int64.self) { return Int(n) }
+        return 0
+    }
+
+    public func purge(now: Int64, eventsBefore: Int64) async throws {
+        try await client.query("DELETE FROM relay_sign_ins WHERE expires_at <= \(now)", logger: logger)
+        try await client.query("DELETE FROM relay_events WHERE at <= \(eventsBefore)", logger: logger)
+    }
+}

@@ -1,0 +1,367 @@
+import CognitoAuthCore
+import CognitoRelay
+import Crypto
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+
+/// A clock the tests move by hand (no sleeping to test expiry or pacing).
+final class TestClock: Sendable {
+    private let ms = Mutex<Int64>(1_800_000_000_000)
+    func now() -> Int64 { ms.withLock { $0 } }
+    func advance(seconds: Double) { ms.withLock { $0 += Int64(seconds * 1000) } }
+}
+
+let hostSecret = "host-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+let authorizeEndpoint = "https://idp.example/oauth2/authorize"
+
+func relayConfig(maxAttempts: Int = 5) throws -> RelayConfig {
+    try RelayConfigParser.parse("""
+        public_url = https://login.example.com
+        region = eu-west-1
+        user_pool_id = eu-west-1_AbC123
+        client_id = 1example23456789
+        host_secret_file = /etc/cognito-auth/relay-host-secrets
+        max_code_attempts = \(maxAttempts)
+        code_lifetime = 600
+        """, path: "/etc/cognito-auth/relay.conf")
+}
+
+/// A browser's cookie jar, enough for the relay's two cookies.
+final class Jar: Sendable {
+    private let cookies = Mutex<[String: String]>([:])
+    func take(_ response: TestResponse) {
+        for v in response.headers[values: .setCookie] {
+            guard let pair = v.split(separator: ";").first, let eq = pair.firstIndex(of: "=") else { continue }
+            let name = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
+            cookies.withLock { $0[name] = value.isEmpty ? nil : value }
+        }
+    }
+    var header: String { cookies.withLock { $0.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ") } }
+    func value(_ name: String) -> String? { cookies.withLock { $0[name] } }
+}
+
+struct Harness {
+    let clock = TestClock()
+    let store = MemoryRelayStore()
+    let app: Application<RouterResponder<RelayRequestContext>>
+
+    init(maxAttempts: Int = 5) throws {
+        let clock = self.clock
+        let settings = RelaySettings(config: try relayConfig(maxAttempts: maxAttempts), hostSecrets: ["an-old-secret-being-rotated-out-0000", hostSecret],
+                                     authorizeEndpoint: authorizeEndpoint, now: { clock.now() })
+        app = buildRelayApplication(settings: settings, store: store, logger: Logger(label: "relay-test"))
+    }
+}
+
+func form(_ pairs: [(String, String)]) -> ByteBuffer { ByteBuffer(string: FormURLEncoding.encode(pairs)) }
+let formType: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+func authed(_ secret: String = hostSecret) -> HTTPFields {
+    var h = formType
+    h[.authorization] = "Bearer " + secret
+    return h
+}
+func json(_ r: TestResponse) -> [String: JSONValue] { JSONValue.parseObject(Array(r.body.readableBytesView)) ?? [:] }
+func text(_ r: TestResponse) -> String { String(buffer: r.body) }
+func hiddenCSRF(_ html: String) -> String? {
+    guard let r = html.range(of: "name=\"csrf\" value=\"") else { return nil }
+    return String(html[r.upperBound...].prefix { $0 != "\"" })
+}
+
+let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
+
+func startSignIn(_ client: some TestClientProtocol) async throws -> (device: String, user: String) {
+    try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+        ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+        ("scope", "openid email"), ("host", "web1.example.com"), ("user", "alice"), ("rhost", "203.0.113.9"),
+    ])) { r in
+        #expect(r.status == .ok)
+        let j = json(r)
+        #expect(j["verification_uri"]?.stringValue == "https://login.example.com/d")
+        #expect(j["expires_in"]?.numberValue == 600)
+        #expect(j["interval"]?.numberValue == 1)
+        let user = j["user_code"]?.stringValue ?? ""
+        #expect(j["verification_uri_complete"]?.stringValue == "https://login.example.com/d?code=" + user)
+        #expect(r.headers[.cacheControl] == "no-store")
+        return (j["device_code"]?.stringValue ?? "", user)
+    }
+}
+
+func poll(_ client: some TestClientProtocol, _ device: String, secret: String = hostSecret) async throws -> (HTTPResponse.Status, [String: JSONValue]) {
+    try await client.execute(uri: "/token", method: .post, headers: authed(secret), body: form([
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", device),
+    ])) { ($0.status, json($0)) }
+}
+
+/// GET /d, POST /d with the code; returns the confirmation page.
+func enterCode(_ client: some TestClientProtocol, _ jar: Jar, _ code: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+    let page = try await client.execute(uri: "/d?code=\(code)", method: .get, headers: [.cookie: jar.header]) { $0 }
+    jar.take(page)
+    var h = formType
+    h[.cookie] = jar.header
+    h.append(contentsOf: extra)
+    return try await client.execute(uri: "/d", method: .post, headers: h,
+                                    body: form([("csrf", hiddenCSRF(text(page)) ?? ""), ("code", code)]))
+}
+
+/// Enters the code, then presses Continue or "This is not me" on the confirmation page.
+func confirm(_ client: some TestClientProtocol, _ jar: Jar, _ code: String, action: String) async throws -> TestResponse {
+    let page = text(try await enterCode(client, jar, code))
+    var hdrs = formType
+    hdrs[.cookie] = jar.header
+    return try await client.execute(uri: "/d/confirm", method: .post, headers: hdrs, body: form([
+        ("csrf", hiddenCSRF(page) ?? ""), ("code", code), ("action", action)]))
+}
+
+@Suite("cognito-auth-relay")
+struct RelayRouteTests {
+    @Test func wholeSignInHandsTheCodeOutOnce() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await startSignIn(client)
+            #expect(device.utf8.count == 43)   // 256 bits of base64url
+            #expect(UserCode.normalize(user) != nil && user.utf8.count == 9 && user.dropFirst(4).hasPrefix("-"))
+            #expect(try await poll(client, device).1["error"] == .string("authorization_pending"))
+
+            let jar = Jar()
+            let confirm = try await enterCode(client, jar, user.lowercased())
+            #expect(confirm.status == .ok)
+            let page = text(confirm)
+            #expect(page.contains("web1.example.com") && page.contains("alice") && page.contains("203.0.113.9"))
+            #expect(confirm.headers[.cacheControl] == "no-store")
+            #expect(confirm.headers[.contentSecurityPolicy]?.hasPrefix("default-src 'none'; form-action 'self' https://idp.example;") == true)
+
+            var hdrs = formType
+            hdrs[.cookie] = jar.header
+            let redirect = try await client.execute(uri: "/d/confirm", method: .post, headers: hdrs, body: form([
+                ("csrf", hiddenCSRF(page) ?? ""), ("code", user), ("action", "continue"),
+            ])) { $0 }
+            #expect(redirect.status == .found)
+            jar.take(redirect)
+            let location = redirect.headers[.location] ?? ""
+            #expect(location.hasPrefix(authorizeEndpoint + "?"))
+            let q = Dictionary(uniqueKeysWithValues: FormURLEncoding.decode(location.split(separator: "?", maxSplits: 1)[1]) ?? [])
+            #expect(q["code_challenge"] == challenge)
+            #expect(q["code_challenge_method"] == "S256")
+            #expect(q["nonce"] == "n-0S6_WzA2Mj-host-nonce")
+            #expect(q["redirect_uri"] == "https://login.example.com/callback")
+            #expect(q["client_id"] == "1example23456789")
+            #expect(q["code_verifier"] == nil)
+            let state = try #require(q["state"])
+            #expect(jar.value("__Secure-relay_state") == state)
+
+            // The used user code is refused from now on.
+            #expect(try await enterCode(client, Jar(), user).status == .badRequest)
+
+            let done = try await client.execute(uri: "/callback?code=cognito-code-123&state=\(state)", method: .get,
+                                                headers: [.cookie: jar.header]) { $0 }
+            #expect(done.status == .ok)
+            #expect(text(done).contains("Signed in — return to your terminal"))
+
+            let first = try await poll(client, device)
+            #expect(first.0 == .ok)
+            #expect(first.1["code"] == .string("cognito-code-123"))
+            #expect(first.1["redirect_uri"] == .string("https://login.example.com/callback"))
+            h.clock.advance(seconds: 2)
+            #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+        }
+        let dump = await h.store.dump()
+        #expect(!dump.contains("cognito-code-123"))
+        #expect(!dump.contains(verifier))
+        #expect(!dump.contains(hostSecret))
+    }
+
+    @Test func hostSecretRequired() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            for headers: HTTPFields in [formType, authed("wrong-secret-wrong-secret-wrong-secret")] {
+                let r = try await client.execute(uri: "/device_authorization", method: .post, headers: headers,
+                                                 body: form([("code_challenge", challenge)])) { $0 }
+                #expect(r.status == .unauthorized)
+                #expect(json(r)["error"] == .string("invalid_client"))
+            }
+            let (device, _) = try await startSignIn(client)
+            let r = try await poll(client, device, secret: "wrong-secret-wrong-secret-wrong-secret")
+            #expect(r.0 == .unauthorized && r.1["error"] == .string("invalid_client"))
+            #expect(try await poll(client, device, secret: "an-old-secret-being-rotated-out-0000").1["error"] == .string("authorization_pending"))
+        }
+    }
+
+    @Test func slowDownOnlyForPollsHalfAnIntervalApart() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, _) = try await startSignIn(client)
+            #expect(try await poll(client, device).1["error"] == .string("authorization_pending"))
+            h.clock.advance(seconds: 0.2)
+            #expect(try await poll(client, device).1["error"] == .string("slow_down"))
+            h.clock.advance(seconds: 0.6)
+            #expect(try await poll(client, device).1["error"] == .string("authorization_pending"))
+            #expect(try await poll(client, "no-such-device-code").1["error"] == .string("expired_token"))
+        }
+    }
+
+    @Test func wrongCodesLockTheAddressOut() async throws {
+        let h = try Harness(maxAttempts: 3)
+        try await h.app.test(.router) { client in
+            let (_, user) = try await startSignIn(client)
+            let jar = Jar()
+            #expect(try await enterCode(client, jar, "BBBB-BBBB").status == .badRequest)
+            #expect(try await enterCode(client, jar, "not a code").status == .badRequest)
+            #expect(try await enterCode(client, jar, "CCCC-CCCC").status == .tooManyRequests)
+            // Locked: even the right code is refused until the window has passed.
+            #expect(try await enterCode(client, jar, user).status == .tooManyRequests)
+            h.clock.advance(seconds: 601)
+            // (the code itself expired with the clock: a new sign-in)
+            let (_, fresh) = try await startSignIn(client)
+            #expect(try await enterCode(client, jar, fresh).status == .ok)
+        }
+    }
+
+    @Test func expiredCodeRefused() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await startSignIn(client)
+            h.clock.advance(seconds: 601)
+            #expect(try await enterCode(client, Jar(), user).status == .badRequest)
+            #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+        }
+    }
+
+    @Test func formsNeedThisBrowsersCSRFToken() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (_, user) = try await startSignIn(client)
+            // No cookie, and a cookie that is not the form's: both refused, nothing counted.
+            let none = try await client.execute(uri: "/d", method: .post, headers: formType,
+                                                body: form([("csrf", "x"), ("code", user)])) { $0 }
+            #expect(none.status == .forbidden)
+            var h2 = formType
+            h2[.cookie] = "__Host-relay_csrf=" + String(repeating: "A", count: 43)
+            let other = try await client.execute(uri: "/d", method: .post, headers: h2,
+                                                 body: form([("csrf", String(repeating: "B", count: 43)), ("code", user)])) { $0 }
+            #expect(other.status == .forbidden)
+            #expect(try await enterCode(client, Jar(), user).status == .ok)
+        }
+    }
+
+    @Test func callbackWithForgedOrMissingStateRefused() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await startSignIn(client)
+            let jar = Jar()
+            let redirect = try await confirm(client, jar, user, action: "continue")
+            jar.take(redirect)
+            let state = try #require(jar.value("__Secure-relay_state"))
+            // Missing state; a state without this browser's cookie; a forged state with a forged cookie.
+            for (uri, cookie) in [("/callback?code=c1", jar.header),
+                                  ("/callback?code=c1&state=\(state)", ""),
+                                  ("/callback?code=c1&state=forged", "__Secure-relay_state=forged"),
+                                  ("/callback?code=c1&state=\(state)&state=\(state)", jar.header)] {
+                let r = try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { $0 }
+                #expect(r.status == .badRequest, "\(uri)")
+            }
+            #expect(try await poll(client, device).1["error"] == .string("authorization_pending"))
+            // Cognito's error redirect → access_denied, once.
+            let denied = try await client.execute(uri: "/callback?error=access_denied&state=\(state)", method: .get,
+                                                  headers: [.cookie: jar.header]) { $0 }
+            #expect(denied.status == .ok)
+            h.clock.advance(seconds: 1)
+            #expect(try await poll(client, device).1["error"] == .string("access_denied"))
+            #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+        }
+    }
+
+    @Test func badHelperFormsRefused() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let good: [(String, String)] = [("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                                            ("scope", "openid email"), ("host", "web1"), ("user", "alice"), ("rhost", "")]
+            for (i, bad) in [("code_challenge_method", "plain"), ("scope", "email"), ("user", "al ice"), ("nonce", "short")].enumerated() {
+                let fields = good.map { $0.0 == bad.0 ? (bad.0, bad.1) : $0 }
+                let r = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form(fields)) { $0 }
+                #expect(r.status == .badRequest, "case \(i)")
+                #expect(json(r)["error"] == .string("invalid_request"))
+            }
+            let repeated = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(),
+                                                    body: form(good + [("user", "bob")])) { $0 }
+            #expect(repeated.status == .badRequest)
+            let big = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(),
+                                               body: ByteBuffer(string: String(repeating: "a", count: 9000))) { $0 }
+            #expect(big.status == .contentTooLarge)
+            let grant = try await client.execute(uri: "/token", method: .post, headers: authed(),
+                                                 body: form([("grant_type", "authorization_code"), ("device_code", "x")])) { $0 }
+            #expect(json(grant)["error"] == .string("unsupported_grant_type"))
+            #expect(try await client.execute(uri: "/healthz", method: .get) { $0.status } == .ok)
+        }
+    }
+
+    @Test func personCanRefuseTheSignIn() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await startSignIn(client)
+            let r = try await confirm(client, Jar(), user, action: "deny")
+            #expect(r.status == .ok)
+            #expect(try await poll(client, device).1["error"] == .string("access_denied"))
+        }
+    }
+}
+
+@Suite("relay.conf")
+struct RelayConfigTests {
+    let base = """
+        public_url = https://login.example.com/
+        region = eu-west-1
+        user_pool_id = eu-west-1_AbC123
+        client_id = 1example23456789
+        host_secret_file = /etc/cognito-auth/relay-host-secrets
+        """
+
+    @Test func defaults() throws {
+        let c = try RelayConfigParser.parse(base, path: "/r")
+        #expect(c.listenHost == "127.0.0.1" && c.listenPort == 8300)
+        #expect(c.publicURL == "https://login.example.com")
+        #expect(c.callbackURI == "https://login.example.com/callback")
+        #expect(c.store == .memory)
+        #expect(c.codeLifetime == 600 && c.maxCodeAttempts == 5)
+        #expect(c.provider.discoveryURL == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123/.well-known/openid-configuration")
+    }
+
+    @Test func postgresStore() throws {
+        let c = try RelayConfigParser.parse(base + "\nstore = postgresql://relay:s3cret@127.0.0.1:5432/relay", path: "/r")
+        #expect(c.store == .postgresql(PostgresURL(user: "relay", password: "s3cret", host: "127.0.0.1", port: 5432, database: "relay")))
+        #expect(!c.storeDescription.contains("s3cret"))
+    }
+
+    @Test(arguments: [
+        ("store = mysql://x@h:1/d", "store"), ("listen = 0.0.0.0", "listen"), ("code_lifetime = 9", "code_lifetime"),
+        ("max_code_attempts = 0", "max_code_attempts"), ("public_url = http://login.example.com", "public_url"),
+        ("client_secret_file = /x", "client_secret_file"), ("allowed_groups = a", "allowed_groups"),
+    ])
+    func refused(line: String, key: String) {
+        #expect(throws: ConfigError.self) { try RelayConfigParser.parse(base + "\n" + line, path: "/r") }
+        do { _ = try RelayConfigParser.parse(base + "\n" + line, path: "/r") } catch { #expect(error.key == key && error.line == 6) }
+    }
+
+    @Test func noSectionsAndSecretsFile() throws {
+        #expect(throws: ConfigError.self) { try RelayConfigParser.parse(base + "\n[service sshd]", path: "/r") }
+        #expect(try RelayConfigParser.hostSecrets("# rotation\nnew-secret-new-secret-new-secret-00\nold-secret-old-secret-old-secret-00\n", path: "/s").count == 2)
+        #expect(throws: ConfigError.self) { try RelayConfigParser.hostSecrets("short\n", path: "/s") }
+        #expect(throws: ConfigError.self) { try RelayConfigParser.hostSecrets("# none\n", path: "/s") }
+    }
+
+    @Test func userCodes() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<100 {
+            let c = UserCode.generate(using: &rng)
+            #expect(c.utf8.count == 8 && c.utf8.allSatisfy { UserCode.alphabet.contains($0) })
+        }
+        #expect(UserCode.normalize("wdjb-mjht") == "WDJBMJHT")
+        #expect(UserCode.normalize("WDJB MJHT") == "WDJBMJHT")
+        #expect(UserCode.normalize("WDJA-MJHT") == nil)   // A is not in the alphabet
+        #expect(UserCode.normalize("WDJB-MJH") == nil)
+        #expect(UserCode.display("WDJBMJHT") == "WDJB-MJHT")
+    }
+}
