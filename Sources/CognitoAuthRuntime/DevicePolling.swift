@@ -12,6 +12,12 @@ protocol DeviceBackend: AnyObject {
     func poll(_ deviceCode: String, deadline: Deadline) -> Result<DevicePollAnswer, FlowFailure>
     /// A poll's 200 body → tokens (the IdP's tokens, or the relay's code redeemed here).
     func complete(_ body: Data, deadline: Deadline) -> Result<TokenSet, FlowFailure>
+    /// How much of an interval must separate a poll asked for by Enter from the last one.
+    var enterPollFraction: Double { get }
+}
+
+extension DeviceBackend {
+    var enterPollFraction: Double { 1 }
 }
 
 /// The one polling client of `flow = device` and `flow = relay` (RFC 8628 §3.5). Served by the
@@ -49,10 +55,10 @@ final class DevicePoller: WaitService {
     }
 
     /// After Enter: the sign-in may have finished since the last poll, so poll once more as soon
-    /// as the schedule allows (at most one interval), unless that is past `deadline`.
+    /// as the schedule and the backend allow (at most one interval), unless that is past `deadline`.
     func pollWhenDue(upTo deadline: Deadline) {
         guard outcome == nil else { return }
-        let due = nextPollDeadline
+        let due = Deadline(at: started + UInt64(max(0, schedule.enterPollAt(fraction: backend.enterPollFraction)) * 1e9))
         guard due.at <= deadline.at else { return }
         _ = pollReadable([], until: due)
         pollOnce()

@@ -7,6 +7,10 @@ import FoundationEssentials
 /// at Cognito's token endpoint itself. Every relay request carries `Authorization: Bearer <host
 /// secret>`.
 final class RelayBackend: DeviceBackend {
+    /// The relay answers `slow_down` only to polls of one device code less than half an interval
+    /// apart (and never once the sign-in finished), so Enter's poll need not wait a whole interval.
+    let enterPollFraction = 0.5
+
     let name = "relay"
     let relayURL: String
     let hostSecret: String

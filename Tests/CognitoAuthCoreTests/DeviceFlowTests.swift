@@ -172,4 +172,14 @@ struct FlowConfigTests {
             do { _ = try parse(base + text); Issue.record("accepted \(text)") } catch { #expect(error.key == key) }
         }
     }
+
+    @Test func enterPollWaitsTheFractionTheServerAllows() {
+        var s = DevicePollSchedule(interval: 1, expiresIn: 600)
+        s.polled(at: 3.0)
+        #expect(s.enterPollAt(fraction: 1) == 4.0)       // an RFC 8628 IdP: the whole interval
+        #expect(s.enterPollAt(fraction: 0.5) == 3.5)     // the relay: half of it
+        _ = s.next(after: .slowDown, at: 3.1)
+        #expect(s.enterPollAt(fraction: 0.5) == 6.0)     // interval 6 s now: half is 3 s after the last poll
+        #expect(s.enterPollAt(fraction: 1) == 9.0)
+    }
 }

@@ -181,6 +181,8 @@ public struct DevicePollSchedule: Sendable, Equatable {
     public private(set) var nextPoll: Double
     public let expiresAt: Double
     public private(set) var polls = 0
+    /// When the last poll went out (seconds since the start); 0 before the first.
+    public private(set) var lastPoll = 0.0
 
     public init(interval: Int, expiresIn: Int) {
         self.interval = Double(interval)
@@ -201,7 +203,15 @@ public struct DevicePollSchedule: Sendable, Equatable {
     /// A poll went out at `now`; record it (the next one is due an interval later).
     public mutating func polled(at now: Double) {
         polls += 1
+        lastPoll = now
         nextPoll = now + interval
+    }
+
+    /// When a poll asked for by the person (Enter) may go out: the scheduled one, or sooner where
+    /// the server allows polls `fraction` of an interval apart (the relay answers `slow_down` only
+    /// to polls less than half an interval apart, §7; an RFC 8628 IdP gets the full interval).
+    public func enterPollAt(fraction: Double) -> Double {
+        min(nextPoll, lastPoll + interval * max(0, min(1, fraction)))
     }
 
     /// What follows an answer that arrived at `now`.
