@@ -18,6 +18,8 @@ public struct AccountStore {
     static let maxBytes = 4 << 20
 
     public init(stateDir: String) { self.stateDir = stateDir }
+    /// Where libnss_cognito.so.2 reads (COGNITO_STORE_DIR in pam/nss_cognito.c): the default state_dir's.
+    public static let nssDirectory = "/var/lib/cognito-auth/accounts"
 
     public struct Snapshot: Sendable {
         public var passwd: [PasswdEntry] = []
@@ -54,18 +56,18 @@ public struct AccountStore {
         var snap = Snapshot()
         switch readFile("passwd", in: dir, kind: .config).flatMap(StoreText.parsePasswd) {
         case .success(let p): snap.passwd = p
-        case .failure(let why): return .failure(fail(why.message))
+        case .failure(let why): return .failure(StoreProblem("\(directory)/passwd: \(why.message)"))
         }
         switch readFile("group", in: dir, kind: .config).flatMap(StoreText.parseGroup) {
         case .success(let g): snap.groups = g
-        case .failure(let why): return .failure(fail(why.message))
+        case .failure(let why): return .failure(StoreProblem("\(directory)/group: \(why.message)"))
         }
         switch readFile("meta", in: dir, kind: .secret) {
         case .failure(let why): return .failure(why)
         case .success(let text):
             for line in text.split(separator: "\n") {
                 let f = line.split(separator: " ")
-                guard f.count == 3, let t = Double(f[1]), f[2] == "0" || f[2] == "1" else { return .failure(fail("meta is corrupt")) }
+                guard f.count == 3, let t = Double(f[1]), f[2] == "0" || f[2] == "1" else { return .failure(StoreProblem("\(directory)/meta is corrupt")) }
                 snap.meta[String(f[0])] = (t, f[2] == "1")
             }
         }

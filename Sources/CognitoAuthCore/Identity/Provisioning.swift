@@ -57,13 +57,13 @@ public struct GroupMapping: Sendable, Equatable {
 /// whole file is refused, so the helper never rewrites a store the NSS module would not serve.
 public enum StoreText {
     public static func parsePasswd(_ text: String) -> Result<[PasswdEntry], StoreProblem> {
-        guard let lines = lines(text) else { return .failure("passwd does not end with a newline") }
+        guard let lines = lines(text) else { return .failure("does not end with a newline") }
         var out: [PasswdEntry] = []
         for (i, line) in lines.enumerated() {
             let f = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 7, Syntax.isLoginName(f[0]), let uid = id(f[2]), let gid = id(f[3]),
                   f[5].hasPrefix("/"), f[6].hasPrefix("/"), f.allSatisfy(printable) else {
-                return .failure("passwd line \(i + 1) is not name:*:uid:gid:gecos:/home:/shell")
+                return .failure("line \(i + 1) is not name:*:uid:gid:gecos:/home:/shell")
             }
             out.append(PasswdEntry(name: f[0], uid: uid, gid: gid, gecos: f[4], home: f[5], shell: f[6]))
         }
@@ -71,14 +71,14 @@ public enum StoreText {
     }
 
     public static func parseGroup(_ text: String) -> Result<[GroupEntry], StoreProblem> {
-        guard let lines = lines(text) else { return .failure("group does not end with a newline") }
+        guard let lines = lines(text) else { return .failure("does not end with a newline") }
         var out: [GroupEntry] = []
         for (i, line) in lines.enumerated() {
             let f = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             let members = f.count == 4 && !f[3].isEmpty ? f[3].split(separator: ",", omittingEmptySubsequences: false).map(String.init) : []
             guard f.count == 4, Syntax.isLoginName(f[0]), printable(f[1]), let gid = id(f[2]),
                   members.allSatisfy({ Syntax.isLoginName($0) }) else {
-                return .failure("group line \(i + 1) is not name:*:gid:member,…")
+                return .failure("line \(i + 1) is not name:*:gid:member,…")
             }
             out.append(GroupEntry(name: f[0], gid: gid, members: members))
         }
