@@ -219,3 +219,15 @@ def test_unsafe_or_corrupt_store_answers_nothing_and_fails_closed(nss_sshd, peop
         os.chown(passwd, 0, 0)
         os.chmod(passwd, 0o644)
     assert getent(nss_sshd, "passwd", known).returncode == 0
+
+
+def test_module_under_valgrind_has_no_errors_or_leaks(nss_sshd, people):
+    """getent (enumeration, by name, by uid) and id (initgroups) through the module under memcheck."""
+    name = people["first"]
+    uid = getent(nss_sshd, "passwd", name).stdout.split(":")[2]
+    for cmd in (["getent", "passwd"], ["getent", "group"], ["getent", "passwd", name], ["getent", "passwd", uid],
+                ["getent", "group", "cognito"], ["id", name]):
+        p = in_namespace(nss_sshd, "valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                         "--error-exitcode=99", *cmd)
+        assert p.returncode == 0, (cmd, p.stderr)
+        assert name in p.stdout, (cmd, p.stdout)
