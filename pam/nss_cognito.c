@@ -534,75 +534,56 @@ out:
 
 /* ---------------------------------------------------------------- passwd */
 
-static enum nss_status find_pw(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len,
-			       int *errnop)
+/* An entry by name (key) or id from the store; a passwd name it lacks may get a provisional answer. */
+static enum nss_status find(const char *key, uint32_t id, int is_group, void *ent, char *buf, size_t len,
+			    int *errnop)
 {
 	struct file f;
 	struct span line, fields[7];
 	size_t off = 0;
-	uint32_t u, g;
+	uint32_t a, b = 0;
 	enum nss_status rc = NSS_STATUS_NOTFOUND;
 
-	if (load_store("passwd", 0, &f) != 0) {
+	if (load_store(is_group ? "group" : "passwd", is_group, &f) != 0) {
 		*errnop = EIO;
 		return NSS_STATUS_UNAVAIL;
 	}
 	while (next_line(&f, &off, &line)) {
-		parse_pw(line, fields, &u, &g);
-		if (name ? span_is(fields[0], name) : u == uid) {
-			rc = fill_pw(fields, u, g, pw, buf, len, errnop);
+		if (is_group)
+			parse_gr(line, fields, &a);
+		else
+			parse_pw(line, fields, &a, &b);
+		if (key ? span_is(fields[0], key) : a == id) {
+			rc = is_group ? fill_gr(fields, a, ent, buf, len, errnop) : fill_pw(fields, a, b, ent, buf, len, errnop);
 			break;
 		}
 	}
-	if (rc == NSS_STATUS_NOTFOUND && name)
-		rc = provisional(name, &f, pw, buf, len, errnop);
+	if (rc == NSS_STATUS_NOTFOUND && key && !is_group)
+		rc = provisional(key, &f, ent, buf, len, errnop);
 	free(f.data);
 	return rc;
 }
 
 enum nss_status _nss_cognito_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return find_pw(name, 0, pw, buf, len, errnop);
+	return find(name, 0, 0, pw, buf, len, errnop);
 }
 
 enum nss_status _nss_cognito_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return find_pw(NULL, uid, pw, buf, len, errnop);
+	return find(NULL, uid, 0, pw, buf, len, errnop);
 }
 
 /* ---------------------------------------------------------------- group */
 
-static enum nss_status find_gr(const char *name, gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
-{
-	struct file f;
-	struct span line, fields[4];
-	size_t off = 0;
-	uint32_t g;
-	enum nss_status rc = NSS_STATUS_NOTFOUND;
-
-	if (load_store("group", 1, &f) != 0) {
-		*errnop = EIO;
-		return NSS_STATUS_UNAVAIL;
-	}
-	while (next_line(&f, &off, &line)) {
-		parse_gr(line, fields, &g);
-		if (name ? span_is(fields[0], name) : g == gid) {
-			rc = fill_gr(fields, g, gr, buf, len, errnop);
-			break;
-		}
-	}
-	free(f.data);
-	return rc;
-}
-
 enum nss_status _nss_cognito_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
 {
-	return find_gr(name, 0, gr, buf, len, errnop);
+	return find(name, 0, 1, gr, buf, len, errnop);
 }
 
 enum nss_status _nss_cognito_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
 {
-	return find_gr(NULL, gid, gr, buf, len, errnop);
+	return find(NULL, gid, 1, gr, buf, len, errnop);
 }
 
 enum nss_status _nss_cognito_initgroups_dyn(const char *user, gid_t group, long int *start, long int *size,
@@ -688,54 +669,45 @@ enum nss_status _nss_cognito_endpwent(void) { return cursor_set(&pw_cur, "passwd
 enum nss_status _nss_cognito_setgrent(int stayopen) { (void)stayopen; return cursor_set(&gr_cur, "group", 1, 1); }
 enum nss_status _nss_cognito_endgrent(void) { return cursor_set(&gr_cur, "group", 1, 0); }
 
-enum nss_status _nss_cognito_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
+/* The next entry of a snapshot; on ERANGE the cursor stays, so the caller retries the same one. */
+static enum nss_status cursor_next(struct cursor *c, const char *name, int is_group, void *ent, char *buf,
+				   size_t len, int *errnop)
 {
 	struct span line, fields[7];
-	uint32_t u, g;
+	uint32_t a, b;
 	size_t off;
 	enum nss_status rc = NSS_STATUS_NOTFOUND;
 
-	pthread_mutex_lock(&pw_cur.lock);
-	if (!pw_cur.loaded)
-		cursor_reset(&pw_cur, "passwd", 0, 1);
-	off = pw_cur.off;
-	if (pw_cur.bad) {
+	pthread_mutex_lock(&c->lock);
+	if (!c->loaded)
+		cursor_reset(c, name, is_group, 1);
+	off = c->off;
+	if (c->bad) {
 		*errnop = EIO;
 		rc = NSS_STATUS_UNAVAIL;
-	} else if (next_line(&pw_cur.f, &off, &line)) {
-		parse_pw(line, fields, &u, &g);
-		rc = fill_pw(fields, u, g, pw, buf, len, errnop);
+	} else if (next_line(&c->f, &off, &line)) {
+		if (is_group) {
+			parse_gr(line, fields, &a);
+			rc = fill_gr(fields, a, ent, buf, len, errnop);
+		} else {
+			parse_pw(line, fields, &a, &b);
+			rc = fill_pw(fields, a, b, ent, buf, len, errnop);
+		}
 		if (rc == NSS_STATUS_SUCCESS)
-			pw_cur.off = off;   /* on ERANGE the caller retries the same entry */
+			c->off = off;
 	} else {
 		*errnop = ENOENT;
 	}
-	pthread_mutex_unlock(&pw_cur.lock);
+	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+enum nss_status _nss_cognito_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	return cursor_next(&pw_cur, "passwd", 0, pw, buf, len, errnop);
 }
 
 enum nss_status _nss_cognito_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop)
 {
-	struct span line, fields[4];
-	uint32_t g;
-	size_t off;
-	enum nss_status rc = NSS_STATUS_NOTFOUND;
-
-	pthread_mutex_lock(&gr_cur.lock);
-	if (!gr_cur.loaded)
-		cursor_reset(&gr_cur, "group", 1, 1);
-	off = gr_cur.off;
-	if (gr_cur.bad) {
-		*errnop = EIO;
-		rc = NSS_STATUS_UNAVAIL;
-	} else if (next_line(&gr_cur.f, &off, &line)) {
-		parse_gr(line, fields, &g);
-		rc = fill_gr(fields, g, gr, buf, len, errnop);
-		if (rc == NSS_STATUS_SUCCESS)
-			gr_cur.off = off;
-	} else {
-		*errnop = ENOENT;
-	}
-	pthread_mutex_unlock(&gr_cur.lock);
-	return rc;
+	return cursor_next(&gr_cur, "group", 1, gr, buf, len, errnop);
 }

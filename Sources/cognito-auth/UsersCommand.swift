@@ -61,20 +61,30 @@ struct UsersCommand: ParsableCommand {
         }
     }
 
-    struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Remove the account's entry and group memberships (its home and its pin stay).")
-        @Argument(help: "The local account.") var user: String
-        @OptionGroup var options: ConfigOption
-        func run() throws { try UsersCommand.change(user, options, "remove", "removed; the next admitted sign-in provisions it again") { $0.remove($1) } }
+    /// remove and lock: one account, one change under the store's lock, one audit line.
+    protocol Change: ParsableCommand {
+        var user: String { get }
+        var options: ConfigOption { get }
+        static var action: (name: String, done: String) { get }
+        static func apply(_ store: AccountStore, _ user: String) -> Result<Bool, StoreProblem>
     }
 
-    struct Lock: ParsableCommand {
+    struct Remove: Change {
         static let configuration = CommandConfiguration(
-            abstract: "Refuse the account's sign-ins (it keeps its uid; its shell becomes nologin).")
+            abstract: "Remove the account's entry and group memberships (its home and its pin stay).")
+        static let action = (name: "remove", done: "removed; the next admitted sign-in provisions it again")
+        static func apply(_ store: AccountStore, _ user: String) -> Result<Bool, StoreProblem> { store.remove(user) }
         @Argument(help: "The local account.") var user: String
         @OptionGroup var options: ConfigOption
-        func run() throws { try UsersCommand.change(user, options, "lock", "locked: its sign-ins are refused") { $0.lock($1) } }
+    }
+
+    struct Lock: Change {
+        static let configuration = CommandConfiguration(
+            abstract: "Refuse the account's sign-ins (it keeps its uid; its shell becomes nologin).")
+        static let action = (name: "lock", done: "locked: its sign-ins are refused")
+        static func apply(_ store: AccountStore, _ user: String) -> Result<Bool, StoreProblem> { store.lock(user) }
+        @Argument(help: "The local account.") var user: String
+        @OptionGroup var options: ConfigOption
     }
 
     static func change(_ user: String, _ options: ConfigOption, _ action: String, _ done: String,
@@ -93,4 +103,8 @@ struct UsersCommand: ParsableCommand {
             print("✓ \(user) \(done).")
         }
     }
+}
+
+extension UsersCommand.Change {
+    func run() throws { try UsersCommand.change(user, options, Self.action.name, Self.action.done, Self.apply) }
 }
