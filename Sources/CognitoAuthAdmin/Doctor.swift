@@ -40,6 +40,7 @@ public enum Doctor {
         if let config {
             emit(checkProvider(config))
             emit(PortCheck.judge(config.redirectURIs.map { probePort($0) }))
+            if config.provision.enabled { emit(checkProvisioning(config)) }
         } else {
             emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
         }
@@ -49,6 +50,25 @@ public enum Doctor {
             emit(checkPam(service: service, required: required, options: options))
         }
         return all
+    }
+
+    // MARK: - accounts on first sign-in (§12)
+
+    static func checkProvisioning(_ config: Config) -> [DoctorFinding] {
+        let store = AccountStore(stateDir: config.stateDir)
+        var out = ProvisionCheck.nsswitch(try? String(contentsOfFile: "/etc/nsswitch.conf", encoding: .utf8))
+        switch store.snapshot() {
+        case .success(let snap): out.append(ProvisionCheck.store(store.directory, problem: nil, accounts: snap.passwd.count))
+        case .failure(let why): out.append(ProvisionCheck.store(store.directory, problem: why.message, accounts: 0))
+        }
+        if store.directory != AccountStore.nssDirectory {
+            out.append(.warn(.config, "account store", "libnss_cognito.so.2 reads \(AccountStore.nssDirectory), not \(store.directory) (state_dir)",
+                             fix: "leave state_dir at /var/lib/cognito-auth when provision = on_first_login"))
+        }
+        let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
+        out += ProvisionCheck.uidRange(config.provision.uidRange, loginDefs: try? String(contentsOfFile: "/etc/login.defs", encoding: .utf8),
+                                       hostPasswd: StoreText.hostIDs(passwd))
+        return out
     }
 
     // MARK: - configuration and its files

@@ -11,6 +11,8 @@ public struct Decision: Sendable {
     public var sub: String?
     public var groups: [String]?
     public var jti: String?
+    /// The account is not in NSS yet and gets written on this (allowed) sign-in (§12).
+    public var willProvision = false
 
     public init(outcome: Outcome, reason: ReasonCode, detail: String, localUser: String? = nil,
                 email: String? = nil, sub: String? = nil, groups: [String]? = nil, jti: String? = nil) {

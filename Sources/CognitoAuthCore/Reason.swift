@@ -32,6 +32,8 @@ public enum ReasonCode: String, Sendable, CaseIterable {
     case systemAccount = "system_account"
     case identityChanged = "identity_changed"
     case pinUnreadable = "pin_unreadable"
+    case provisionFailed = "provision_failed"
+    case accountLocked = "account_locked"
     // policy
     case groupNotAllowed = "group_not_allowed"
     case groupDenied = "group_denied"

@@ -27,6 +27,7 @@ public final class LoginEngine {
     let clock: () -> Date
     let account: (String) -> LocalAccountInfo?
     let pins: PinStore
+    let store: AccountStore
     private var steps: [LoginStep] = []
     private var stepStart = Deadline.now()
 
@@ -36,8 +37,17 @@ public final class LoginEngine {
         self.http = HTTPClient(timeout: loaded.config.httpTimeout, caFile: loaded.config.caFile)
         self.provider = OIDCProvider(config: loaded.config, http: http)
         self.clock = clock
-        self.account = account
         self.pins = PinStore(stateDir: loaded.config.stateDir)
+        let store = AccountStore(stateDir: loaded.config.stateDir)
+        self.store = store
+        // Provisioned accounts count as local accounts even where nsswitch.conf does not list cognito.
+        self.account = loaded.config.provision.enabled
+            ? { name in account(name) ?? store.lookup(name).map { LocalAccountInfo(uid: $0.uid) } } : account
+    }
+
+    /// With provision = on_first_login: the uid a name NSS does not know would get (§12).
+    func provisional(_ name: String) -> LocalAccountInfo? {
+        store.planned(name, settings: loaded.config.provision).map { LocalAccountInfo(uid: $0.uid) }
     }
 
     private func record(_ name: String, _ passed: Bool, _ detail: String) {
@@ -67,7 +77,7 @@ public final class LoginEngine {
             return finish(Decision(outcome: outcome, reason: r.code, detail: "\(step): \(r.detail)", localUser: requestedUser))
         }
 
-        if unknownUserAtOnce, let user = requestedUser, account(user) == nil {
+        if unknownUserAtOnce, let user = requestedUser, account(user) == nil, provisional(user) == nil {
             return fail(.unknownUser, Refusal(.noLocalAccount, "no local account \(user) (ignore_unknown_user)"), step: "local account")
         }
 
@@ -132,7 +142,8 @@ public final class LoginEngine {
 
         let (decided, checks) = LoginDecider.decide(.init(verdict: verdict, config: config, service: service,
                                                            requestedUser: requestedUser, mapFile: loaded.accountMap,
-                                                           account: account, pin: pins.lookup, now: clock()))
+                                                           account: account, pin: pins.lookup,
+                                                           provisional: config.provision.enabled ? provisional : nil, now: clock()))
         for check in checks { steps.append(LoginStep(name: check.name, passed: check.passed, detail: check.detail, milliseconds: 0)) }
         var decision = decided
         var notes: [String] = []
@@ -146,6 +157,17 @@ public final class LoginEngine {
             case .refused(let r):
                 // Another sign-in pinned the account to someone else between our lookup and now.
                 decision.outcome = .denied; decision.reason = r.code; decision.detail = "sticky identity: \(r.detail)"
+            }
+        }
+        if recordPin, config.provision.enabled, decision.outcome == .allowed, let account = decision.localUser {
+            switch store.admit(account, create: decision.willProvision, cognitoGroups: decision.groups ?? [],
+                               settings: config.provision, now: clock().timeIntervalSince1970) {
+            case .success(.provisioned(let e)): notes.append("provisioned: \(e.name) uid \(e.uid) gid \(e.gid)")
+            case .success(.refreshed(let groups)): notes.append("groups: \(account) in \(([config.provision.group] + groups).joined(separator: ","))")
+            case .success(.notManaged): break
+            case .failure(let r):
+                decision.outcome = r.code == .accountLocked ? .policyDenied : .denied
+                decision.reason = r.code; decision.detail = "provisioning: \(r.detail)"
             }
         }
         var report = finish(decision)

@@ -16,7 +16,7 @@ struct CognitoAuth: ParsableCommand {
         configuration error; 3 identity provider or network unavailable.
         """,
         version: "cognito-auth \(Version.string)",
-        subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, EmulatorCommand.self, UnpinCommand.self]
+        subcommands: [TestCommand.self, DoctorCommand.self, VerifyTokenCommand.self, DemoCommand.self, EmulatorCommand.self, UnpinCommand.self, UsersCommand.self]
     )
 
     /// As ParsableCommand.main, except that a usage error exits 2 (ARCHITECTURE.md §5), not EX_USAGE (64).

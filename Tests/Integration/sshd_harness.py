@@ -152,7 +152,11 @@ class Sshd:
     service and private copy of the helper. stop() removes the /etc/pam.d file it wrote."""
 
     def __init__(self, workdir, emulator, redirect_uris, login_timeout=60, http_timeout=3,
-                 login_grace_time=90, max_startups="100:30:200", extra_config="", pam_debug=False):
+                 login_grace_time=90, max_startups="100:30:200", extra_config="", pam_debug=False,
+                 sshd_extra="", wrap=()):
+        # sshd_extra: sshd_config lines before the shipped drop-in; wrap: a command sshd is run
+        # under (test_nss.py: a private mount namespace with its own nsswitch.conf).
+        self.wrap = tuple(wrap)
         self.dir = tempfile.mkdtemp(prefix="sshd-", dir=workdir)
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -202,6 +206,7 @@ AllowTcpForwarding no
 PrintMotd no
 PrintLastLog no
 LogLevel VERBOSE
+{sshd_extra}
 Include {DROP_IN}
 """)
 
@@ -232,7 +237,7 @@ session required pam_permit.so
         subprocess.run([self.link, "-t", "-f", self.sshd_config], check=True, timeout=30,
                        capture_output=True)
         self._log = open(self.log, "ab")
-        self.proc = subprocess.Popen([self.link, "-D", "-e", "-f", self.sshd_config],
+        self.proc = subprocess.Popen([*self.wrap, self.link, "-D", "-e", "-f", self.sshd_config],
                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + 10
         while True:

@@ -59,6 +59,8 @@ public struct Config: Sendable, Equatable {
     public var defaultPolicy: Policy
     /// Per-service overrides, already merged over `defaultPolicy`.
     public var servicePolicies: [String: Policy]
+    /// Accounts on first sign-in (ARCHITECTURE.md §12): `provision`, `provision_*`, `group_map`.
+    public var provision: ProvisionSettings = ProvisionSettings()
 
     public func policy(forService service: String) -> Policy {
         servicePolicies[service] ?? defaultPolicy

@@ -29,6 +29,7 @@ public enum ConfigParser {
         "allowed_groups", "denied_groups", "max_auth_age", "require_claims", "clock_skew",
         "cache_dir", "state_dir", "audit_format", "min_uid", "allow_root",
         "flow", "qr", "relay_url", "relay_secret_file",
+        "provision", "provision_uid_range", "provision_group", "provision_shell", "provision_callers", "group_map",
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
@@ -180,6 +181,7 @@ public enum ConfigParser {
             guard let m = QRMode(rawValue: e.value) else { throw fail(e.line, "qr", "must be auto, always or never, got '\(e.value)'") }
             qr = m
         }
+        let provision = try provisionSettings(top.mapValues { ($0.value, $0.line) }, minUID: UInt32(minUID), path: path)
 
         var config = Config(
             path: path, region: region, userPoolId: poolId, clientId: clientId,
@@ -192,6 +194,7 @@ public enum ConfigParser {
             servicePolicies: servicePolicies)
         config.flow = flow
         config.qr = qr
+        config.provision = provision
         return config
     }
 
@@ -220,6 +223,55 @@ public enum ConfigParser {
         default:
             throw fail(top["flow"]?.line, "flow", "must be code, device or relay, got '\(name)'")
         }
+    }
+
+    /// The keys of DESIGN.md §12. The uid range must lie at or above `min_uid` (the safe defaults
+    /// apply to provisioned accounts too) and never include 0.
+    static func provisionSettings(_ top: [String: (value: String, line: Int)], minUID: UInt32, path: String) throws(ConfigError) -> ProvisionSettings {
+        func fail(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: path, line: top[key]?.line, key: key, message: message)
+        }
+        var p = ProvisionSettings()
+        if let v = top["provision"]?.value {
+            switch v {
+            case "off": p.enabled = false
+            case "on_first_login": p.enabled = true
+            default: throw fail("provision", "must be off or on_first_login, got '\(v)'")
+            }
+        }
+        if let v = top["provision_uid_range"]?.value {
+            let parts = v.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmed() }
+            guard parts.count == 2, let lo = StoreText.id(parts[0]), let hi = StoreText.id(parts[1]), lo <= hi, lo > 0 else {
+                throw fail("provision_uid_range", "must be LOW-HIGH with 0 < LOW <= HIGH < 4294967295, got '\(v)'")
+            }
+            p.uidRange = lo...hi
+        }
+        if p.uidRange.lowerBound < minUID {
+            throw fail(top["provision_uid_range"] == nil ? "min_uid" : "provision_uid_range",
+                       "provision_uid_range \(p.uidRange.lowerBound)-\(p.uidRange.upperBound) starts below min_uid \(minUID): provisioned accounts would be refused as system accounts")
+        }
+        if let v = top["provision_group"]?.value {
+            guard Syntax.isLoginName(v) else { throw fail("provision_group", "'\(v)' is not a valid group name") }
+            p.group = v
+        }
+        if let v = top["provision_shell"]?.value {
+            guard v.hasPrefix("/"), !v.contains(":"), StoreText.printable(v) else { throw fail("provision_shell", "must be an absolute path, got '\(v)'") }
+            p.shell = v
+        }
+        if let v = top["provision_callers"]?.value {
+            let names = list(v)
+            guard !names.isEmpty, names.allSatisfy({ !$0.contains("/") && Syntax.isPrintableASCII($0) }) else {
+                throw fail("provision_callers", "must list program names (the basename of /proc/PID/exe), e.g. sshd")
+            }
+            p.callers = names
+        }
+        if let v = top["group_map"]?.value {
+            switch GroupMapping.parse(list(v)) {
+            case .success(let m): p.groupMap = m
+            case .failure(let why): throw fail("group_map", why.message)
+            }
+        }
+        return p
     }
 
     static func list(_ value: String) -> [String] {

@@ -14,13 +14,17 @@ public enum LoginDecider {
         public var account: (String) -> LocalAccountInfo?
         /// The sticky-identity pin of a local account.
         public var pin: (String) -> IdentityPin.Lookup
+        /// With `provision = on_first_login`: the entry a name NSS does not know would get. Such a
+        /// name counts as an account only through this, and is written only if the sign-in is allowed.
+        public var provisional: ((String) -> LocalAccountInfo?)?
         public var now: Date
 
         public init(verdict: TokenVerdict, config: Config, service: String, requestedUser: String?,
                     mapFile: AccountMapFile?, account: @escaping (String) -> LocalAccountInfo?,
-                    pin: @escaping (String) -> IdentityPin.Lookup = { _ in .none }, now: Date) {
+                    pin: @escaping (String) -> IdentityPin.Lookup = { _ in .none },
+                    provisional: ((String) -> LocalAccountInfo?)? = nil, now: Date) {
             self.verdict = verdict; self.config = config; self.service = service; self.requestedUser = requestedUser
-            self.mapFile = mapFile; self.account = account; self.pin = pin; self.now = now
+            self.mapFile = mapFile; self.account = account; self.pin = pin; self.provisional = provisional; self.now = now
         }
     }
 
@@ -65,13 +69,20 @@ public enum LoginDecider {
             }
             checks.append(.pass("requested account", "is \(wanted)"))
         }
-        guard let info = input.account(local) else {
+        let info: LocalAccountInfo
+        if let existing = input.account(local) {
+            info = existing
+            checks.append(.pass("local account", "\(local) exists"))
+        } else if let planned = input.provisional?(local) {
+            info = planned
+            decision.willProvision = true
+            checks.append(.pass("local account", "\(local) will be provisioned as uid \(planned.uid) (provision = on_first_login)"))
+        } else {
             let r = Refusal(.noLocalAccount, "local account \(local) does not exist")
             checks.append(.fail("local account", r))
             decision.outcome = .unknownUser; decision.reason = r.code; decision.detail = r.detail
             return (decision, checks)
         }
-        checks.append(.pass("local account", "\(local) exists"))
         let uidCheck = SafeDefaults.accountCheck(account: local, uid: info.uid, config: input.config)
         checks.append(uidCheck)
         if !uidCheck.passed {

@@ -1,0 +1,261 @@
+import CognitoAuthCore
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The provisioning store (ARCHITECTURE.md §12): `<state_dir>/accounts/` (root 0755) with
+/// `passwd` and `group` (root 0644, what `libnss_cognito.so.2` serves to everyone), `meta`
+/// (root 0600: when each account was written, whether it is locked) and `lock` (flock(2) held by
+/// every writer). Files are replaced by write-temp + fsync + rename, so a reader sees the old file
+/// or the new one, never a part. Reached by the same trusted walk as every other file here.
+public struct AccountStore {
+    public let stateDir: String
+    public var directory: String { stateDir + "/accounts" }
+    /// An entry on a new name's probe path written less than this long ago may be the uid sshd
+    /// was told before authentication: such a sign-in is refused (sign in again).
+    public static let raceWindow: Double = 900
+    static let maxBytes = 4 << 20
+
+    public init(stateDir: String) { self.stateDir = stateDir }
+    /// Where libnss_cognito.so.2 reads (COGNITO_STORE_DIR in pam/nss_cognito.c): the default state_dir's.
+    public static let nssDirectory = "/var/lib/cognito-auth/accounts"
+
+    public struct Snapshot: Sendable {
+        public var passwd: [PasswdEntry] = []
+        public var groups: [GroupEntry] = []
+        /// name → (written at, locked)
+        public var meta: [String: (created: Double, locked: Bool)] = [:]
+    }
+
+    func fail(_ m: String) -> StoreProblem { StoreProblem("\(directory): \(m)") }
+
+    /// The accounts directory; with `create`, made (0755) with state_dir opened for traversal.
+    func open(create: Bool) -> Result<TrustedDirectory, TrustedDirectory.Failure> {
+        TrustedDirectory.open(stateDir, owner: 0, create: create).flatMap { state in
+            // Unprivileged programs read passwd and group: state_dir must be searchable (pins/ stays 0700).
+            if create, state.ownerAndMode.mode & 0o011 != 0o011 { _ = fchmod(state.fd, state.ownerAndMode.mode | 0o011) }
+            return state.subdirectory("accounts", owner: 0, create: create).map { dir in
+                if create, dir.ownerAndMode.mode != 0o755 { _ = fchmod(dir.fd, 0o755) }
+                return dir
+            }
+        }
+    }
+
+    private func readFile(_ name: String, in dir: TrustedDirectory, kind: ProtectedFile.Kind) -> Result<String, StoreProblem> {
+        var st = stat()
+        if fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+            return errno == ENOENT ? .success("") : .failure(fail("\(name): \(errnoText())"))
+        }
+        do { return .success(try ProtectedFile.read(name, in: dir, kind: kind, maxBytes: Self.maxBytes, requiredOwner: 0)) } catch {
+            return .failure(StoreProblem(error.description))
+        }
+    }
+
+    func read(_ dir: TrustedDirectory) -> Result<Snapshot, StoreProblem> {
+        var snap = Snapshot()
+        switch readFile("passwd", in: dir, kind: .config).flatMap(StoreText.parsePasswd) {
+        case .success(let p): snap.passwd = p
+        case .failure(let why): return .failure(StoreProblem("\(directory)/passwd: \(why.message)"))
+        }
+        switch readFile("group", in: dir, kind: .config).flatMap(StoreText.parseGroup) {
+        case .success(let g): snap.groups = g
+        case .failure(let why): return .failure(StoreProblem("\(directory)/group: \(why.message)"))
+        }
+        switch readFile("meta", in: dir, kind: .secret) {
+        case .failure(let why): return .failure(why)
+        case .success(let text):
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard f.count == 3, let t = Double(f[1]), f[2] == "0" || f[2] == "1" else { return .failure(StoreProblem("\(directory)/meta is corrupt")) }
+                snap.meta[String(f[0])] = (t, f[2] == "1")
+            }
+        }
+        return .success(snap)
+    }
+
+    /// The store as it is; an absent store is an empty one.
+    public func snapshot() -> Result<Snapshot, StoreProblem> {
+        switch open(create: false) {
+        case .failure(let why): return why.missing ? .success(Snapshot()) : .failure(StoreProblem(why.message))
+        case .success(let dir): return read(dir)
+        }
+    }
+
+    public func lookup(_ name: String) -> PasswdEntry? {
+        guard case .success(let s) = snapshot() else { return nil }
+        return s.passwd.first { $0.name == name }
+    }
+
+    static func host() -> Result<Provisioning.Host, StoreProblem> {
+        do {
+            return .success(Provisioning.Host(passwdText: try ProtectedFile.read("/etc/passwd", kind: .config, maxBytes: maxBytes),
+                                              groupText: try ProtectedFile.read("/etc/group", kind: .config, maxBytes: maxBytes)))
+        } catch { return .failure(StoreProblem(error.description)) }
+    }
+
+    /// The entry a not-yet-provisioned name would get now (what the NSS module tells sshd).
+    public func planned(_ name: String, settings: ProvisionSettings) -> PasswdEntry? {
+        guard settings.enabled, case .success(let s) = snapshot(), case .success(let host) = Self.host(),
+              !s.passwd.contains(where: { $0.name == name }), !host.passwd.contains(where: { $0.name == name }) else { return nil }
+        return Provisioning.entry(for: name, settings: settings, host: host, passwd: s.passwd, groups: s.groups)
+    }
+
+    public enum Admitted: Sendable, Equatable {
+        case provisioned(PasswdEntry)
+        case refreshed([String])
+        /// Not an account of the store (a host account): nothing to do.
+        case notManaged
+    }
+
+    /// On an allowed sign-in: writes the new account (`create`), or refreshes the mapped groups of
+    /// one the store already has. Under the lock; a refusal leaves the store as it was.
+    public func admit(_ name: String, create: Bool, cognitoGroups: [String], settings: ProvisionSettings,
+                      now: Double) -> Result<Admitted, Refusal> {
+        func refuse(_ m: String, _ code: ReasonCode = .provisionFailed) -> Result<Admitted, Refusal> { .failure(Refusal(code, m)) }
+        guard Syntax.isLoginName(name) else { return refuse("'\(name)' is not a valid login name") }
+        let dir: TrustedDirectory
+        switch open(create: create) {
+        case .success(let d): dir = d
+        case .failure(let why) where why.missing && !create: return .success(.notManaged)
+        case .failure(let why): return refuse(why.message)
+        }
+        return withLock(dir) { () -> Result<Admitted, Refusal> in
+            var snap: Snapshot
+            switch read(dir) {
+            case .success(let s): snap = s
+            case .failure(let why): return refuse(why.message)
+            }
+            let host: Provisioning.Host
+            switch Self.host() {
+            case .success(let h): host = h
+            case .failure(let why): return refuse(why.message)
+            }
+            let mapped = Provisioning.mappedGroups(cognitoGroups, map: settings.groupMap)
+            let existing = snap.passwd.first { $0.name == name }
+            if existing == nil && !create { return .success(.notManaged) }
+            if snap.meta[name]?.locked == true { return refuse("\(name) is locked (cognito-auth users lock)", .accountLocked) }
+            guard let groups = Provisioning.groups(for: name, mapped: mapped, settings: settings, host: host, store: snap.groups) else {
+                return refuse("no free gid in provision_uid_range \(settings.uidRange.lowerBound)-\(settings.uidRange.upperBound)")
+            }
+            if existing != nil {
+                if groups != snap.groups, let why = write("group", StoreText.render(groups), mode: 0o644, in: dir) { return refuse(why.message) }
+                return .success(.refreshed(mapped))
+            }
+            if host.passwd.contains(where: { $0.name == name }) { return refuse("\(name) appeared in /etc/passwd meanwhile") }
+            guard let entry = Provisioning.entry(for: name, settings: settings, host: host, passwd: snap.passwd, groups: snap.groups) else {
+                return refuse("no free uid in provision_uid_range \(settings.uidRange.lowerBound)-\(settings.uidRange.upperBound)")
+            }
+            if let other = Provisioning.recentlyTaken(name, uid: entry.uid, range: settings.uidRange, passwd: snap.passwd,
+                                                      created: snap.meta.mapValues(\.created), now: now, window: Self.raceWindow) {
+                return refuse("uid \(other.uid) was taken by \(other.name) while this sign-in was under way; sign in again")
+            }
+            if let why = HomeDirectory.create(entry) { return refuse(why.message) }
+            snap.passwd.append(entry)
+            snap.meta[name] = (now, false)
+            // group and meta first: a passwd line never names a group that is not there yet.
+            if let why = write("group", StoreText.render(groups), mode: 0o644, in: dir)
+                ?? write("meta", renderMeta(snap.meta), mode: 0o600, in: dir)
+                ?? write("passwd", StoreText.render(snap.passwd), mode: 0o644, in: dir) { return refuse(why.message) }
+            return .success(.provisioned(entry))
+        }
+    }
+
+    /// `users remove`: the passwd line, the memberships and the meta line. true if there was one.
+    public func remove(_ name: String) -> Result<Bool, StoreProblem> {
+        change(name) { snap in
+            (snap.passwd, snap.groups) = Provisioning.removing(name, passwd: snap.passwd, groups: snap.groups)
+            snap.meta[name] = nil
+        }
+    }
+
+    /// `users lock`: the account keeps its uid, sign-ins are refused and its shell is nologin.
+    public func lock(_ name: String) -> Result<Bool, StoreProblem> {
+        change(name) { snap in
+            for i in snap.passwd.indices where snap.passwd[i].name == name { snap.passwd[i].shell = "/usr/sbin/nologin" }
+            snap.meta[name] = (snap.meta[name]?.created ?? 0, true)
+        }
+    }
+
+    private func change(_ name: String, _ edit: (inout Snapshot) -> Void) -> Result<Bool, StoreProblem> {
+        let dir: TrustedDirectory
+        switch open(create: false) {
+        case .success(let d): dir = d
+        case .failure(let why): return why.missing ? .success(false) : .failure(StoreProblem(why.message))
+        }
+        return withLock(dir) { () -> Result<Bool, StoreProblem> in
+            var snap: Snapshot
+            switch read(dir) {
+            case .success(let s): snap = s
+            case .failure(let why): return .failure(why)
+            }
+            guard snap.passwd.contains(where: { $0.name == name }) else { return .success(false) }
+            edit(&snap)
+            if let why = write("meta", renderMeta(snap.meta), mode: 0o600, in: dir)
+                ?? write("passwd", StoreText.render(snap.passwd), mode: 0o644, in: dir)
+                ?? write("group", StoreText.render(snap.groups), mode: 0o644, in: dir) { return .failure(why) }
+            return .success(true)
+        }
+    }
+
+    func renderMeta(_ meta: [String: (created: Double, locked: Bool)]) -> String {
+        meta.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value.created)) \($0.value.locked ? 1 : 0)\n" }.joined()
+    }
+
+    private func withLock<T>(_ dir: TrustedDirectory, _ body: () -> Result<T, Refusal>) -> Result<T, Refusal> {
+        let fd = openat(dir.fd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return .failure(Refusal(.provisionFailed, fail("lock: \(errnoText())").message)) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { return .failure(Refusal(.provisionFailed, fail("lock: \(errnoText())").message)) }
+        }
+        return body()
+    }
+
+    private func withLock<T>(_ dir: TrustedDirectory, _ body: () -> Result<T, StoreProblem>) -> Result<T, StoreProblem> {
+        withLock(dir) { body().mapError { Refusal(.provisionFailed, $0.message) } }.mapError { StoreProblem($0.detail) }
+    }
+
+    /// write-temp + fsync + rename, all relative to the directory's descriptor. nil on success.
+    private func write(_ name: String, _ text: String, mode: mode_t, in dir: TrustedDirectory) -> StoreProblem? {
+        let tmp = ".\(name).tmp.\(getpid())"
+        unlinkat(dir.fd, tmp, 0)
+        let fd = openat(dir.fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { return fail("\(tmp): \(errnoText())") }
+        let ok = fchmod(fd, mode) == 0 && writeAll(fd, Array(text.utf8)) && fsync(fd) == 0
+        close(fd)
+        guard ok, renameat(dir.fd, tmp, dir.fd, name) == 0 else {
+            let why = fail("cannot write \(name): \(errnoText())")
+            unlinkat(dir.fd, tmp, 0)
+            return why
+        }
+        _ = fsync(dir.fd)
+        return nil
+    }
+}
+
+/// The home directory of a new account: `/home/NAME` (mode 0750) with a copy of /etc/skel, owned
+/// by the account. An existing directory is left as it is.
+enum HomeDirectory {
+    static func create(_ entry: PasswdEntry) -> StoreProblem? {
+        let fm = FileManager.default
+        var st = stat()
+        if lstat(entry.home, &st) == 0 { return nil }
+        do {
+            if fm.fileExists(atPath: "/etc/skel") {
+                try fm.copyItem(atPath: "/etc/skel", toPath: entry.home)
+            } else {
+                try fm.createDirectory(atPath: entry.home, withIntermediateDirectories: false)
+            }
+            for sub in try fm.subpathsOfDirectory(atPath: entry.home) {
+                guard lchown(entry.home + "/" + sub, entry.uid, entry.gid) == 0 else { throw HomeError(why: errnoText()) }
+            }
+            guard lchown(entry.home, entry.uid, entry.gid) == 0, chmod(entry.home, 0o750) == 0 else { throw HomeError(why: errnoText()) }
+            return nil
+        } catch {
+            try? fm.removeItem(atPath: entry.home)
+            return StoreProblem("cannot create \(entry.home): \(error)")
+        }
+    }
+    struct HomeError: Error, CustomStringConvertible { var why: String; var description: String { why } }
+}
