@@ -251,7 +251,8 @@ def test_man_page_readme_and_sample_document_every_relay_key():
     keys, re = relay_keys()
     assert len(keys) == 12, keys
     man = open(os.path.join(ROOT, "contrib", "man", "cognito-auth-relay.8")).read()
-    readme = open(os.path.join(ROOT, "README.md")).read().split("## The relay", 1)[1].split("\n## ", 1)[0]
+    # The section headed exactly "## The relay …" (not "### The relay package").
+    readme = re.split(r"^## The relay\b", open(os.path.join(ROOT, "README.md")).read(), maxsplit=1, flags=re.M)[1].split("\n## ", 1)[0]
     sample = open(os.path.join(ROOT, "contrib", "relay", "relay.conf")).read()
     for k in keys:
         assert re.search(rf'^\.BI {k} " = "', man, re.M), k
