@@ -261,11 +261,16 @@ def sshd_audit_line(syslog, sshd, source):
     return dict(kv_fields(lines[0]))
 
 
-def ssh_device_sign_in(sshd, user, credentials, deny=False):
+def ssh_device_sign_in(sshd, user, credentials, deny=False, browser=None):
+    """One sign-in over ssh; `browser(complete_url, email, password)` plays the person (default: the
+    emulator's /device page)."""
     child = sshd.ssh(user)
     try:
         shown, _, _, complete = read_device_prompt(child)
-        device_sign_in(complete, *credentials, deny=deny)
+        if browser:
+            browser(complete, *credentials)
+        else:
+            device_sign_in(complete, *credentials, deny=deny)
         child.sendline("")
         out, status = finish(child)
         return out, status, shown, child.source

@@ -12,8 +12,8 @@ import pytest
 from harness import (ALICE, BOB, PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS, PamSetup, free_port, helper_processes,
                      pam_result, sample_pool, write_private)
 from relay_harness import HOST_SECRET, Person, Relay
-from sshd_harness import Sshd, finish
-from test_device_flow import one_audit_line, read_device_prompt, sshd_audit_line
+from sshd_harness import Sshd
+from test_device_flow import one_audit_line, read_device_prompt, ssh_device_sign_in, sshd_audit_line
 
 _rhost = itertools.count(1)
 
@@ -137,16 +137,7 @@ def sshd(workdir, emulator, redirect_uris, accounts, syslog, relay):
 
 
 def ssh_relay_sign_in(sshd, user, credentials):
-    child = sshd.ssh(user)
-    try:
-        shown, _, _, complete = read_device_prompt(child)
-        Person().sign_in(complete, *credentials)
-        child.sendline("")
-        out, status = finish(child)
-        return out, status, shown, child.source
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
+    return ssh_device_sign_in(sshd, user, credentials, browser=lambda url, email, password: Person().sign_in(url, email, password))
 
 
 def test_sshd_alice_gets_a_shell(sshd, syslog):
