@@ -13,7 +13,7 @@
  *
  * A name not yet in the store is answered with the entry it will get (same computation as
  * Sources/CognitoAuthCore/Identity/Provisioning.swift) only to root callers whose executable is in
- * provision_callers (default sshd), only with provision = on_first_login, and only for a valid
+ * provision_callers (default sshd, sshd-session, sshd-auth), only with provision = on_first_login, and only for a valid
  * login name the mapping could produce: sshd looks the name up before authentication and keeps
  * that entry for the session. Nobody else sees phantom users.
  */
@@ -333,7 +333,7 @@ static int read_settings(struct settings *st)
 	st->min_uid = 1000;
 	strcpy(st->group, "cognito");
 	strcpy(st->shell, "/bin/bash");
-	strcpy(st->callers, "sshd");
+	strcpy(st->callers, "sshd, sshd-session, sshd-auth");   /* OpenSSH >= 9.8 looks names up in sshd-session */
 	if (read_trusted(COGNITO_CONFIG_DIR, COGNITO_CONFIG_NAME, &f) != 0)
 		return -1;
 	while (!bad && next_line(&f, &off, &line)) {

@@ -67,7 +67,7 @@ public struct AccountStore {
         case .success(let text):
             for line in text.split(separator: "\n") {
                 let f = line.split(separator: " ")
-                guard f.count == 3, let t = Double(f[1]), f[2] == "0" || f[2] == "1" else { return .failure(StoreProblem("\(directory)/meta is corrupt")) }
+                guard f.count == 3, let t = Double(f[1]), t.isFinite, t >= 0, t < 1e12, f[2] == "0" || f[2] == "1" else { return .failure(StoreProblem("\(directory)/meta is corrupt")) }
                 snap.meta[String(f[0])] = (t, f[2] == "1")
             }
         }

@@ -142,7 +142,7 @@ public final class OIDCProvider: @unchecked Sendable {
         } catch .unreachable(let why) {
             if let entry = cached, t - entry.fetchedAt < Self.staleIfErrorLimit,
                case .success(let k) = JWKSet.parse(Data(entry.body.utf8)) {
-                notes.append("jwks_stale_if_error: JWKS unreachable (\(why)); using keys cached \(Int(t - entry.fetchedAt)) s ago")
+                notes.append("jwks_stale_if_error: JWKS unreachable (\(why)); using keys cached \(wholeSeconds(t - entry.fetchedAt)) s ago")
                 keysValue = k
                 return k
             }

@@ -10,7 +10,7 @@ struct ProvisioningTests {
     @Test func provisionKeysParseWithDefaults() throws {
         let c = try parse("provision = on_first_login\ngroup_map = linux-admins:sudo, linux-users:users")
         #expect(c.provision.enabled && c.provision.uidRange == 200_000...299_999)
-        #expect(c.provision.group == "cognito" && c.provision.shell == "/bin/bash" && c.provision.callers == ["sshd"])
+        #expect(c.provision.group == "cognito" && c.provision.shell == "/bin/bash" && c.provision.callers == ["sshd", "sshd-session", "sshd-auth"])
         #expect(c.provision.groupMap == [GroupMapping(cognitoGroup: "linux-admins", localGroup: "sudo"),
                                          GroupMapping(cognitoGroup: "linux-users", localGroup: "users")])
         #expect(try parse("").provision.enabled == false)

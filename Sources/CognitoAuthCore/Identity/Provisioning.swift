@@ -214,7 +214,7 @@ public struct ProvisionSettings: Sendable, Equatable {
     public var callers: [String]
     public var groupMap: [GroupMapping]
     public init(enabled: Bool = false, uidRange: ClosedRange<UInt32> = 200_000...299_999, group: String = "cognito",
-                shell: String = "/bin/bash", callers: [String] = ["sshd"], groupMap: [GroupMapping] = []) {
+                shell: String = "/bin/bash", callers: [String] = ["sshd", "sshd-session", "sshd-auth"], groupMap: [GroupMapping] = []) {
         self.enabled = enabled; self.uidRange = uidRange; self.group = group; self.shell = shell
         self.callers = callers; self.groupMap = groupMap
     }

@@ -57,7 +57,7 @@ public struct DeviceAuthorization: Sendable, Equatable {
             guard let n = wholeSeconds(i), n >= 0, n <= maxInterval else {
                 return .failure(Refusal(.deviceAuthorizationFailed, "\(who) interval is not 0...\(maxInterval) seconds"))
             }
-            interval = n
+            interval = max(1, n)    // 0 would mean polling back to back until the IdP objects
         }
         return .success(DeviceAuthorization(deviceCode: device, userCode: user, verificationURI: uri,
                                             verificationURIComplete: complete, expiresIn: expires, interval: interval))
