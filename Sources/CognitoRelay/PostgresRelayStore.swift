@@ -111,10 +111,11 @@ public struct PostgresRelayStore: RelayStore {
         return false
     }
 
-    public func poll(deviceHash: String, now: Int64, minGap: Int64) async throws -> PollAnswer {
+    public func poll(deviceHash: String, hostKey: String, now: Int64, minGap: Int64) async throws -> PollAnswer {
         let done = try await client.query("""
             DELETE FROM relay_sign_ins
-            WHERE device_hash = \(deviceHash) AND expires_at > \(now) AND status IN ('signed_in', 'denied')
+            WHERE device_hash = \(deviceHash) AND host_key = \(hostKey) AND expires_at > \(now)
+              AND status IN ('signed_in', 'denied')
             RETURNING status, code
             """, logger: logger)
         for try await (status, code) in done.decode((String, String?).self) {
@@ -124,7 +125,7 @@ public struct PostgresRelayStore: RelayStore {
         let polled = try await client.query("""
             UPDATE relay_sign_ins s SET last_poll = \(now)
             FROM (SELECT device_hash, last_poll FROM relay_sign_ins
-                  WHERE device_hash = \(deviceHash) AND expires_at > \(now) FOR UPDATE) old
+                  WHERE device_hash = \(deviceHash) AND host_key = \(hostKey) AND expires_at > \(now) FOR UPDATE) old
             WHERE s.device_hash = old.device_hash RETURNING old.last_poll
             """, logger: logger)
         for try await last in polled.decode(Int64?.self) {

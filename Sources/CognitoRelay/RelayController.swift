@@ -261,7 +261,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     }
 
     func token(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
-        _ = try hostKey(req, ctx)
+        let key = try hostKey(req, ctx)
         let f = try await form(req, ctx, json: true)
         guard f["grant_type"] == Self.deviceGrant else {
             throw refuse(req, ctx, "grant_type is not the device code grant", jsonResponse(.badRequest, ["error": .string("unsupported_grant_type")]))
@@ -271,7 +271,7 @@ struct RelayController<Store: RelayStore>: Sendable {
         }
         let now = settings.now()
         purger.maybePurge(store: store, now: now, logger: ctx.logger)
-        let answer = try await store.poll(deviceHash: Secrets.digest(deviceCode), now: now,
+        let answer = try await store.poll(deviceHash: Secrets.digest(deviceCode), hostKey: key, now: now,
                                           minGap: Int64(RelaySettings.interval) * 500)
         switch answer {
         case .code(let code):

@@ -54,7 +54,9 @@ public protocol RelayStore: Sendable {
     func finish(stateHash: String, code: String?, now: Int64) async throws -> Bool
     /// One poll: records its time, answers slow_down for polls closer than `minGap` while pending,
     /// and hands out a code or a denial exactly once (the row is deleted as it is answered).
-    func poll(deviceHash: String, now: Int64, minGap: Int64) async throws -> PollAnswer
+    /// Only the host secret that started the sign-in (`hostKey`) may poll it; any other is told
+    /// `expired_token`, as for an unknown device code.
+    func poll(deviceHash: String, hostKey: String, now: Int64, minGap: Int64) async throws -> PollAnswer
     /// Counted events (wrong user codes per address, device authorizations per host secret).
     func record(event: String, key: String, at: Int64) async throws
     func count(event: String, key: String, since: Int64) async throws -> Int
@@ -115,8 +117,8 @@ public actor MemoryRelayStore: RelayStore {
         return true
     }
 
-    public func poll(deviceHash: String, now: Int64, minGap: Int64) async throws -> PollAnswer {
-        guard var r = byDevice[deviceHash], r.expiresAt > now else { return .expired }
+    public func poll(deviceHash: String, hostKey: String, now: Int64, minGap: Int64) async throws -> PollAnswer {
+        guard var r = byDevice[deviceHash], r.expiresAt > now, r.hostKey == hostKey else { return .expired }
         switch r.status {
         case .signedIn:
             remove(r)
