@@ -332,13 +332,19 @@ struct RelayController<Store: RelayStore>: Sendable {
             csrf: token, prefill: "", message: "That code is not valid. Check the code in your terminal; it expires after a few minutes."), cookies: cookies))
     }
 
-    func codeSubmitted(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
+    /// What both code forms start with: the CSRF-checked form, the lockout, a well-formed user code.
+    func submittedCode(_ req: Request, _ ctx: RelayRequestContext) async throws -> (form: [String: String], code: String, now: Int64) {
         let f = try await checkedForm(req, ctx)
         let now = settings.now()
         if try await lockedOut(req, ctx, now: now) { throw refuse(req, ctx, "address locked out after wrong codes", tooMany) }
         guard let code = f["code"].flatMap(UserCode.normalize) else {
             throw try await wrongCode(req, ctx, now: now, reason: "user code malformed")
         }
+        return (f, code, now)
+    }
+
+    func codeSubmitted(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
+        let (_, code, now) = try await submittedCode(req, ctx)
         guard let record = try await store.pending(userCode: code, now: now) else {
             throw try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
         }
@@ -347,12 +353,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     }
 
     func confirmed(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
-        let f = try await checkedForm(req, ctx)
-        let now = settings.now()
-        if try await lockedOut(req, ctx, now: now) { throw refuse(req, ctx, "address locked out after wrong codes", tooMany) }
-        guard let code = f["code"].flatMap(UserCode.normalize) else {
-            throw try await wrongCode(req, ctx, now: now, reason: "user code malformed")
-        }
+        let (f, code, now) = try await submittedCode(req, ctx)
         switch f["action"] {
         case "deny":
             guard try await store.deny(userCode: code, now: now) else {

@@ -45,6 +45,15 @@ def mapped_to(workdir, emulator, redirect_uris, account, extra=""):
     return pam
 
 
+def with_config_line(pam, line, replacement):
+    """pam's config with `line` (which it must hold) replaced; returns pam."""
+    with open(pam.config) as f:
+        text = f.read()
+    assert line in text, line
+    write_private(pam.config, text.replace(line, replacement))
+    return pam
+
+
 def audit(syslog, host):
     lines = syslog.audit_lines(f"rhost={host}")
     assert len(lines) == 1, lines
@@ -94,27 +103,18 @@ def config_error_through_pam(pam, syslog, user="alice"):
 
 
 def test_localpart_without_allowed_domains_does_not_load(workdir, syslog, emulator, redirect_uris):
-    pam = PamSetup(workdir, emulator, redirect_uris)
-    with open(pam.config) as f:
-        text = f.read().replace("allowed_domains = example.com\n", "")
-    write_private(pam.config, text)
+    pam = with_config_line(PamSetup(workdir, emulator, redirect_uris), "allowed_domains = example.com\n", "")
     a = config_error_through_pam(pam, syslog)
     assert "allowed_domains: account_map = localpart (the default) needs allowed_domains" in a["detail"]
 
 
 def test_no_allowed_groups_does_not_load(workdir, syslog, emulator, redirect_uris):
-    pam = PamSetup(workdir, emulator, redirect_uris)
-    with open(pam.config) as f:
-        text = f.read().replace("allowed_groups = linux-admins\n", "")
-    write_private(pam.config, text)
+    pam = with_config_line(PamSetup(workdir, emulator, redirect_uris), "allowed_groups = linux-admins\n", "")
     a = config_error_through_pam(pam, syslog)
     assert "allowed_groups: required" in a["detail"]
 
 
 def test_allowed_groups_star_admits_every_pool_user(workdir, syslog, emulator, redirect_uris, accounts):
     from harness import BOB
-    pam = PamSetup(workdir, emulator, redirect_uris)
-    with open(pam.config) as f:
-        text = f.read().replace("allowed_groups = linux-admins\n", "allowed_groups = *\n")
-    write_private(pam.config, text)
+    pam = with_config_line(PamSetup(workdir, emulator, redirect_uris), "allowed_groups = linux-admins\n", "allowed_groups = *\n")
     assert PAM_SUCCESS in sign_in_through_pam(pam, "bob", BOB, rhost())      # bob is in no listed group
