@@ -119,12 +119,16 @@ def test_chromium_walks_the_pages(solo, emulator, workdir):
         driver.save_screenshot(os.path.join(shots, "2-confirm.png"))
         driver.find_element(By.ID, "continue").click()
 
+        # A click on a form that redirects need not wait for the next page: wait for the navigation.
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(driver, 15).until(lambda d: d.current_url.startswith(emulator.base))
         assert driver.current_url.startswith(emulator.base)
         driver.find_element(By.NAME, "username").send_keys(ALICE[0])
         driver.find_element(By.NAME, "password").send_keys(ALICE[1])
         driver.save_screenshot(os.path.join(shots, "3-sign-in.png"))
         driver.find_element(By.NAME, "password").submit()
 
+        WebDriverWait(driver, 15).until(lambda d: d.current_url.startswith(solo.public_url + "/callback"))
         assert driver.current_url.startswith(solo.public_url + "/callback")
         assert "Signed in — return to your terminal" in driver.find_element(By.TAG_NAME, "h1").text
         driver.save_screenshot(os.path.join(shots, "4-return-to-terminal.png"))
