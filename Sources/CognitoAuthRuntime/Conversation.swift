@@ -100,10 +100,11 @@ public final class SocketConversation: Conversation {
 }
 
 /// Frames from the module's socket, read only when poll says so (a blocking read would starve the
-/// listener, which is served meanwhile). Consumed bytes are wiped: an ANSWER holds a pasted code.
+/// listener, which is served meanwhile). The bytes live in one fixed `SecretWindow` (a frame never
+/// outgrows it) and are wiped as they are consumed: an ANSWER holds a pasted code.
 final class FrameReader {
     let fd: Int32
-    private var buffer: [UInt8] = []
+    let window = SecretWindow(capacity: WireMessage.maxFrameBytes)
 
     init(fd: Int32) { self.fd = fd }
 
@@ -111,13 +112,12 @@ final class FrameReader {
 
     func next(until deadline: Deadline, serving service: (any WaitService)?) -> Read {
         while true {
-            switch WireMessage.nextFrame(buffer) {
+            switch window.withBytes({ WireMessage.nextFrame($0) }) {
             case .failure(let refusal):
                 wipe()
                 return .violation(refusal.detail)
             case .success(let frame?):
-                for i in 0..<frame.consumed { buffer[i] = 0 }
-                buffer.removeFirst(frame.consumed)
+                window.consume(frame.consumed)
                 return .message(frame.message)
             case .success(nil):
                 break
@@ -128,19 +128,14 @@ final class FrameReader {
                 if deadline.passed { return .timedOut }
                 continue
             }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = chunk.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return read(fd, base, raw.count)
-            }
+            // An incomplete frame is always shorter than the window, so there is room to read.
+            let n = window.read(from: fd)
             if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
-            if n <= 0 { return buffer.isEmpty || n < 0 ? .eof : .violation("frame cut short by EOF") }
-            buffer += chunk[0..<n]
-            for i in 0..<n { chunk[i] = 0 }
+            if n <= 0 { return window.count == 0 || n < 0 ? .eof : .violation("frame cut short by EOF") }
         }
     }
 
-    func wipe() { for i in buffer.indices { buffer[i] = 0 }; buffer.removeAll() }
+    func wipe() { window.wipe() }
 }
 
 /// A terminal: messages to an output descriptor, answers from an input descriptor. With

@@ -37,14 +37,19 @@ func pollReadable(_ fds: [Int32], until deadline: Deadline) -> [Int32] {
     }
 }
 
-/// Newline-framed reading from a descriptor with a line cap.
+/// Newline-framed reading from a descriptor with a line cap. The bytes live in one fixed
+/// `SecretWindow` of `maxLine` bytes (a typed line may carry a pasted code), wiped as lines are taken.
 final class LineReader {
     let fd: Int32
     let maxLine: Int
-    private var buffer: [UInt8] = []
+    let window: SecretWindow
     private(set) var eof = false
 
-    init(fd: Int32, maxLine: Int) { self.fd = fd; self.maxLine = maxLine }
+    init(fd: Int32, maxLine: Int) {
+        self.fd = fd
+        self.maxLine = max(maxLine, 1)
+        window = SecretWindow(capacity: self.maxLine)
+    }
 
     enum Line { case line([UInt8]); case none; case eof; case tooLong }
 
@@ -54,24 +59,23 @@ final class LineReader {
     /// Reads once (call only when poll says readable) and returns a complete line if any.
     func readAvailable() -> Line {
         if let l = takeLine() { return l }
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = chunk.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return -1 }
-            return read(fd, base, raw.count)
-        }
+        // No complete line and under maxLine bytes (takeLine says tooLong otherwise): there is room.
+        let n = window.read(from: fd)
         if n < 0 { return (errno == EINTR || errno == EAGAIN) ? .none : .eof }
-        if n == 0 { eof = true; return buffer.isEmpty ? .eof : .tooLong }
-        buffer += chunk[0..<n]
+        if n == 0 { eof = true; return window.count == 0 ? .eof : .tooLong }
         return takeLine() ?? .none
     }
 
     private func takeLine() -> Line? {
-        if let nl = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = Array(buffer[..<nl])
-            buffer.removeSubrange(...nl)
-            return line.count >= maxLine ? .tooLong : .line(line)
+        let found = window.withBytes { raw -> (line: [UInt8], length: Int)? in
+            guard let nl = raw.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            return (nl < maxLine ? Array(raw[..<nl]) : [], nl)
         }
-        return buffer.count >= maxLine ? .tooLong : nil
+        if let found {
+            window.consume(found.length + 1)
+            return found.length >= maxLine ? .tooLong : .line(found.line)
+        }
+        return window.count >= maxLine ? .tooLong : nil
     }
 
     enum Wait { case line([UInt8]), eof, tooLong, timedOut, interrupted }
@@ -109,7 +113,7 @@ final class LineReader {
     }
 
     /// Wipes buffered bytes (they may hold a pasted authorization code).
-    func wipe() { for i in buffer.indices { buffer[i] = 0 }; buffer.removeAll() }
+    func wipe() { window.wipe() }
 }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

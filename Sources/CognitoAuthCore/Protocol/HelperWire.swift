@@ -37,14 +37,16 @@ public struct WireMessage: Sendable, Equatable {
     /// The first whole frame at the start of `buffer` and the bytes it took; `nil` while more bytes
     /// are needed. Any deviation from the framing is a refusal, decided as early as the bytes allow
     /// (a bad length before its body arrives).
-    public static func nextFrame(_ buffer: [UInt8]) -> Result<(message: WireMessage, consumed: Int)?, Refusal> {
+    public static func nextFrame<C: RandomAccessCollection>(_ buffer: C) -> Result<(message: WireMessage, consumed: Int)?, Refusal>
+    where C.Element == UInt8, C.Index == Int {
         guard buffer.count >= headerBytes else { return .success(nil) }
-        let length = buffer[0..<headerBytes].reduce(0) { $0 << 8 | Int($1) }
+        let start = buffer.startIndex
+        let length = buffer[start..<(start + headerBytes)].reduce(0) { $0 << 8 | Int($1) }
         guard length >= 1, length <= maxFrameBytes - headerBytes else {
             return .failure(Refusal(.protocolError, "frame length \(length) is not 1..\(maxFrameBytes - headerBytes)"))
         }
         guard buffer.count >= headerBytes + length else { return .success(nil) }
-        return decodeBody(buffer[headerBytes..<(headerBytes + length)]).map { (message: $0, consumed: headerBytes + length) }
+        return decodeBody(buffer[(start + headerBytes)..<(start + headerBytes + length)]).map { (message: $0, consumed: headerBytes + length) }
     }
 
     /// Splits one frame's body into its verb and fields.
