@@ -7,7 +7,8 @@ import PackageDescription
 // - system libcurl (CCurl, dlopen'ed `libcurl.so.4`): the one HTTP client of the helper and the CLI;
 //   the system's TLS and CA store, no second TLS stack built in, `ca_file` as CURLOPT_CAINFO.
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
-// - system libqrencode (CQRencode): the QR code of the device/relay prompt (`qr`); a small C library.
+// - system libqrencode (CQRencode, dlopen'ed `libqrencode.so.4`): the QR code of the device/relay
+//   prompt (`qr`); a small C library, loaded only when a QR code is drawn.
 // - hummingbird + postgres-nio: cognito-auth-relay only (its HTTP server and its shared store);
 //   the helper and the CLI never link them (ARCHITECTURE.md §7, §8).
 let package = Package(
@@ -31,7 +32,8 @@ let package = Package(
         // while the prompt is shown) rather than at exec: its library tree was most of start-up.
         .target(name: "CCurl"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // The system libqrencode, opened with dlopen when a QR code is drawn (never over SSH).
+        .target(name: "CQRencode"),
         .target(
             name: "CognitoAuthCore",
             dependencies: [

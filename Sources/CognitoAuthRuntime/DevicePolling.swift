@@ -115,8 +115,11 @@ public final class DeviceSignIn: SignInMethod {
                                   loginTimeout: config.loginTimeout)
         defer { polls = poller.polls }
         var text = DevicePrompt.instructions(host: context.host, user: context.user, rhost: context.rhost, authorization: authorization)
-        if qr, let picture = QRCode.text(authorization.verificationURIComplete ?? authorization.verificationURI) {
-            text += "\n" + picture
+        if qr {
+            switch QRCode.text(authorization.verificationURIComplete ?? authorization.verificationURI) {
+            case .success(let picture): text += "\n" + picture
+            case .failure(let f): Syslog.log(.warning, "no QR code drawn: \(f.reason)")
+            }
         }
         var messages: [ConversationMessage] = [.info(text), .promptEchoOn(DevicePrompt.prompt)]
         let timedOut = FlowFailure(.timeout, Refusal(.timeout, "no sign-in within login_timeout (\(config.loginTimeout) s)"))
