@@ -146,3 +146,24 @@ def test_helper_whose_parent_did_not_make_its_socket_exits_at_once(helper):
     theirs.close()
     assert "rc=1" in p.stdout, p
     assert time.monotonic() - started < 5, "it waited for START instead"
+
+
+# The relay's server stack stays out of what runs on hosts (README "Dependencies, and why",
+# ARCHITECTURE.md §8): no Hummingbird, SwiftNIO or postgres-nio code in the helper or the CLI.
+# Swift mangles a symbol with its module's name; the package's own modules are linked statically.
+RELAY_ONLY_MODULES = ["Hummingbird", "NIOCore", "NIOPosix", "PostgresNIO", "CognitoRelay"]
+
+
+@pytest.mark.parametrize("program", ["cognito-auth-helper", "cognito-auth"])
+def test_host_programs_link_none_of_the_relay_stack(program):
+    from harness import HELPER, PAM_HELPER
+    path = PAM_HELPER if program == "cognito-auth-helper" else HELPER
+    symbols = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True, check=True).stdout
+    assert len(symbols.splitlines()) > 1000           # a real symbol table, not an empty answer
+    found = [m for m in RELAY_ONLY_MODULES if f"{len(m)}{m}" in symbols]
+    assert found == [], f"{program} links {found}"
+    relay = os.path.join(os.path.dirname(HELPER), "cognito-auth-relay")
+    if os.path.exists(relay):                         # the check can see these modules where they are
+        relay_symbols = subprocess.run(["nm", "--defined-only", relay], capture_output=True, text=True,
+                                       check=True).stdout
+        assert all(f"{len(m)}{m}" in relay_symbols for m in ["Hummingbird", "NIOCore", "CognitoRelay"])
