@@ -81,6 +81,13 @@ public struct PostgresRelayStore: RelayStore {
             """, logger: logger))
     }
 
+    public func expired(userCode: String, now: Int64) async throws -> Bool {
+        let rows = try await client.query(
+            "SELECT device_hash FROM relay_sign_ins WHERE user_code = \(userCode) AND expires_at <= \(now)", logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
     public func confirm(userCode: String, stateHash: String, now: Int64) async throws -> SignInRecord? {
         var r = try await record(from: client.query("""
             UPDATE relay_sign_ins SET status = 'confirmed', state_hash = \(stateHash)

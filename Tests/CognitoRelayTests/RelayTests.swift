@@ -233,6 +233,50 @@ struct RelayRouteTests {
         }
     }
 
+    /// The host says how long it waits (`expires_in`, its login_timeout): the relay keeps the
+    /// sign-in no longer, and its code page then says it expired.
+    @Test func signInEndsWhenTheHostStopsWaiting() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid email"), ("host", "web1.example.com"), ("user", "alice"), ("rhost", ""), ("expires_in", "30"),
+            ])) { r in
+                #expect(r.status == .ok)
+                #expect(json(r)["expires_in"]?.numberValue == 30)
+                return (json(r)["device_code"]?.stringValue ?? "", json(r)["user_code"]?.stringValue ?? "")
+            }
+            h.clock.advance(seconds: 29)
+            #expect(try await enterCode(client, Jar(), user).status == .ok)
+            h.clock.advance(seconds: 1)
+            let late = try await enterCode(client, Jar(), user)
+            #expect(late.status == .badRequest)
+            #expect(text(late).contains("This sign-in has expired; start again at your terminal."))
+            #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+            // A host that waits longer than code_lifetime gets code_lifetime.
+            try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid"), ("host", "web1"), ("user", "alice"), ("expires_in", "3600"),
+            ])) { r in #expect(json(r)["expires_in"]?.numberValue == 600) }
+        }
+        // After the purge the store holds nothing of the expired sign-in.
+        try await h.store.purge(now: h.clock.now(), eventsBefore: 0)
+        #expect(!(await h.store.dump()).contains("web1.example.com alice  "))
+    }
+
+    @Test(arguments: ["0", "-5", "abc", "3601", "1e3", " 30", "30 ", "+30", "99999", ""])
+    func garbageExpiresInRefused(value: String) async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let r = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid"), ("host", "web1"), ("user", "alice"), ("expires_in", value),
+            ])) { $0 }
+            #expect(r.status == .badRequest)
+            #expect(json(r)["error"] == .string("invalid_request"))
+        }
+    }
+
     @Test func formsNeedThisBrowsersCSRFToken() async throws {
         let h = try Harness()
         try await h.app.test(.router) { client in
