@@ -116,6 +116,9 @@ struct DeviceFlowTests {
                 .first { $0.0 == "expires_in" }?.1
         }
         #expect(wait(109) == "109" && wait(0) == "1" && wait(9000) == "3600")   // whole seconds, within the relay's bounds
+        // `cognito-auth test` names no account; the relay's confirmation page says so.
+        #expect(RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: ["openid"], host: "h", user: "", rhost: "", waitSeconds: 60)
+            .first { $0.0 == "user" }?.1 == "(cognito-auth-test)")
         #expect(form.contains { $0 == ("code_challenge", secrets.codeChallenge) } && form.contains { $0 == ("scope", "openid email") })
         #expect(!form.contains { $0.1 == secrets.codeVerifier })     // the verifier never leaves the host
         #expect(RelayRequests.tokenForm(deviceCode: "dc").map { "\($0.0)=\($0.1)" }

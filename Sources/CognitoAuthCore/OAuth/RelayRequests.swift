@@ -11,6 +11,11 @@ public enum RelayRequests {
         (relayURL.hasSuffix("/") ? String(relayURL.dropLast()) : relayURL) + "/" + path
     }
 
+    /// The `user` field when no account is named (`cognito-auth test` and `demo` sign in before any
+    /// account is known): the relay needs one (printable ASCII, no spaces), and its confirmation
+    /// page shows it to the person.
+    public static let noAccountNamed = "(cognito-auth-test)"
+
     /// The largest `expires_in` a host asks for (login_timeout's own upper bound).
     public static let maxRequestedLifetime = 3600
 
@@ -26,7 +31,7 @@ public enum RelayRequests {
             ("nonce", secrets.nonce),
             ("scope", scopes.joined(separator: " ")),
             ("host", host),
-            ("user", user),
+            ("user", user.isEmpty ? noAccountNamed : user),
             ("rhost", rhost),
             ("expires_in", String(min(max(waitSeconds, 1), maxRequestedLifetime))),
         ]
