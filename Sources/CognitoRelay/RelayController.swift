@@ -310,8 +310,13 @@ struct RelayController<Store: RelayStore>: Sendable {
         return f
     }
 
+    /// Wrong codes are counted per IPv4 address and per IPv6 /64 (ClientAddress.lockoutKey).
+    func lockoutKey(_ req: Request, _ ctx: RelayRequestContext) -> String {
+        ClientAddress.lockoutKey(clientAddress(req, ctx))
+    }
+
     func lockedOut(_ req: Request, _ ctx: RelayRequestContext, now: Int64) async throws -> Bool {
-        try await store.count(event: "wrong_code", key: clientAddress(req, ctx), since: now - RelaySettings.attemptWindowMs) >= config.maxCodeAttempts
+        try await store.count(event: "wrong_code", key: lockoutKey(req, ctx), since: now - RelaySettings.attemptWindowMs) >= config.maxCodeAttempts
     }
 
     var tooMany: Response {
@@ -329,7 +334,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     /// A wrong, used or expired code: counted against the address, and the form again (or 429).
     func wrongCode(_ req: Request, _ ctx: RelayRequestContext, now: Int64, reason: String,
                    message: String = "That code is not valid. Check the code in your terminal; it expires after a few minutes.") async throws -> Refused {
-        try await store.record(event: "wrong_code", key: clientAddress(req, ctx), at: now)
+        try await store.record(event: "wrong_code", key: lockoutKey(req, ctx), at: now)
         if try await lockedOut(req, ctx, now: now) {
             return refuse(req, ctx, "\(reason); \(config.maxCodeAttempts) wrong codes, locked out for 10 minutes", tooMany)
         }

@@ -1,6 +1,7 @@
 import CognitoAuthCore
 import CognitoRelay
 import Crypto
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -223,6 +224,31 @@ struct RelayRouteTests {
         }
     }
 
+    /// Over a real socket from loopback (the TLS terminator's place), so X-Forwarded-For names the
+    /// client: wrong codes from anywhere in one IPv6 /64 count together; IPv4 counts per address.
+    @Test func wrongCodesAreCountedPerIPv6SlashSixtyFour() async throws {
+        let h = try Harness(maxAttempts: 3)
+        let xff = HTTPField.Name("X-Forwarded-For") ?? .via
+        try await h.app.test(.live) { client in
+            let (_, user) = try await startSignIn(client)
+            func from(_ address: String, _ code: String) async throws -> HTTPResponse.Status {
+                try await enterCode(client, Jar(), code, headers: [xff: address]).status
+            }
+            #expect(try await from("2001:db8:a:b::1", "BBBB-BBBB") == .badRequest)
+            #expect(try await from("2001:db8:a:b:ffff:ffff:ffff:fffe", "CCCC-CCCC") == .badRequest)
+            #expect(try await from("2001:DB8:A:B:0:0:0:2", "DDDD-DDDD") == .tooManyRequests)
+            // Any address of that /64 is locked out, even with the right code; the next /64 is not.
+            #expect(try await from("2001:db8:a:b:1234::9", user) == .tooManyRequests)
+            #expect(try await from("2001:db8:a:c::1", user) == .ok)
+            // IPv4: one address each; an IPv4-mapped IPv6 address is that IPv4 address.
+            #expect(try await from("192.0.2.1", "FFFF-FFFF") == .badRequest)
+            #expect(try await from("192.0.2.2", "FFFF-FFFF") == .badRequest)
+            #expect(try await from("::ffff:192.0.2.1", "GGGG-GGGG") == .badRequest)
+            #expect(try await from("192.0.2.1", "HHHH-HHHH") == .tooManyRequests)
+            #expect(try await from("192.0.2.3", user) == .ok)
+        }
+    }
+
     @Test func expiredCodeRefused() async throws {
         let h = try Harness()
         try await h.app.test(.router) { client in
@@ -353,6 +379,29 @@ struct RelayRouteTests {
             #expect(r.status == .ok)
             #expect(try await poll(client, device).1["error"] == .string("access_denied"))
         }
+    }
+}
+
+@Suite("lockout key")
+struct LockoutKeyTests {
+    @Test(arguments: [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:a:b::1", "2001:db8:a:b::/64"),
+        ("2001:0DB8:000A:000B:ffff:0:0:1", "2001:db8:a:b::/64"),
+        ("2001:db8::", "2001:db8:0:0::/64"),
+        ("::1", "0:0:0:0::/64"),
+        ("::", "0:0:0:0::/64"),
+        ("::ffff:198.51.100.4", "198.51.100.4"),
+        ("2001:db8:a:b:c:d:192.0.2.1", "2001:db8:a:b::/64"),
+        ("fe80::1:2:3:4", "fe80:0:0:0::/64"),
+    ])
+    func key(address: String, expected: String) {
+        #expect(ClientAddress.lockoutKey(address) == expected)
+    }
+
+    @Test(arguments: ["unknown", "1:2:3:4:5:6:7:8:9", "1::2::3", "1:::2", ":1::", "12345::", "192.0.2.256", "1.2.3", "g::1"])
+    func notAnAddressIsItsOwnKey(text: String) {
+        #expect(ClientAddress.lockoutKey(text) == text)
     }
 }
 
