@@ -8,8 +8,9 @@ import PackageDescription
 //   the system's TLS and CA store, no second TLS stack built in, `ca_file` as CURLOPT_CAINFO.
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 // - system libqrencode (CQRencode): the QR code of the device/relay prompt (`qr`); a small C library.
-// - hummingbird + postgres-nio: cognito-auth-relay only (its HTTP server and its shared store);
-//   the helper and the CLI never link them (ARCHITECTURE.md §7, §8).
+// - hummingbird + postgres-nio (+ swift-nio-ssl, which postgres-nio already uses, for postgres_tls):
+//   cognito-auth-relay only (its HTTP server and its shared store); the helper and the CLI never
+//   link them (ARCHITECTURE.md §7, §8).
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
     ],
     targets: [
         // The system libcurl, opened with dlopen at the first request (or preloaded on a thread
@@ -91,6 +93,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // postgres_tls: TLS to the shared store (postgres-nio's own TLS dependency).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(

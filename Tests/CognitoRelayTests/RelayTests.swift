@@ -441,6 +441,31 @@ struct RelayConfigTests {
         do { _ = try RelayConfigParser.parse(base + "\n" + line, path: "/r") } catch { #expect(error.key == key && error.line == 6) }
     }
 
+    @Test func postgresTLSDefaultsToRequireUnlessTheDatabaseIsOnThisMachine() throws {
+        let remote = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db.example.internal:5432/relay", path: "/r")
+        #expect(remote.postgresTLS == .require && remote.postgresCAFile == nil)
+        let local = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@127.0.0.1:5432/relay", path: "/r")
+        #expect(local.postgresTLS == .disable)
+        let named = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@localhost:5432/relay", path: "/r")
+        #expect(named.postgresTLS == .disable)
+        let chosen = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@127.0.0.1:5432/relay\npostgres_tls = require\npostgres_ca_file = /etc/cognito-auth/db-ca.pem", path: "/r")
+        #expect(chosen.postgresTLS == .require && chosen.postgresCAFile == "/etc/cognito-auth/db-ca.pem")
+        #expect(try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db:5432/relay\npostgres_tls = prefer", path: "/r").postgresTLS == .prefer)
+        #expect(try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db:5432/relay\npostgres_tls = disable", path: "/r").postgresTLS == .disable)
+    }
+
+    @Test(arguments: [
+        ("store = postgresql://relay@db:5432/relay\npostgres_tls = yes", "postgres_tls"),
+        ("postgres_tls = require", "postgres_tls"),                       // memory store
+        ("postgres_ca_file = /etc/ca.pem", "postgres_ca_file"),
+        ("store = postgresql://relay@db:5432/relay\npostgres_ca_file = ca.pem", "postgres_ca_file"),
+        ("store = postgresql://relay@db:5432/relay\npostgres_tls = disable\npostgres_ca_file = /etc/ca.pem", "postgres_ca_file"),
+    ])
+    func postgresTLSRefused(lines: String, key: String) {
+        do { _ = try RelayConfigParser.parse(base + "\n" + lines, path: "/r"); Issue.record("accepted: \(lines)") }
+        catch { #expect(error.key == key) }
+    }
+
     @Test func noSectionsAndSecretsFile() throws {
         #expect(throws: ConfigError.self) { try RelayConfigParser.parse(base + "\n[service sshd]", path: "/r") }
         #expect(try RelayConfigParser.hostSecrets("# rotation\nnew-secret-new-secret-new-secret-00\nold-secret-old-secret-old-secret-00\n", path: "/s").count == 2)
