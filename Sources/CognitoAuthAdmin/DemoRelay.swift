@@ -20,6 +20,8 @@ public final class DemoRelay {
         public var description: String
     }
 
+    static let setpriv = "/usr/bin/setpriv"
+
     /// The relay program, or nil.
     public static func locate() -> String? {
         var candidates: [String] = []
@@ -81,8 +83,16 @@ public final class DemoRelay {
             throw Failure(description: "cannot create \(logPath)")
         }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = ["--config", config]
+        // Through util-linux's setpriv (Debian: essential), the relay gets SIGTERM when the demo
+        // dies in any way, SIGKILL included (PR_SET_PDEATHSIG survives the exec; setpriv's pid is
+        // the relay's). Without setpriv, the paths below and the signal handler still stop it.
+        if access(setpriv, X_OK) == 0 {
+            process.executableURL = URL(fileURLWithPath: setpriv)
+            process.arguments = ["--pdeathsig", "TERM", "--", program, "--config", config]
+        } else {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = ["--config", config]
+        }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log

@@ -70,6 +70,47 @@ def test_demo_relay_refusal_still_stops_the_relay():
     assert_relay_gone(out)
 
 
+def start_waiting_demo():
+    """`demo --flow relay` without --auto, read until its prompt: (process, relay pid, port, directory)."""
+    p = subprocess.Popen([HELPER, "demo", "--flow", "relay"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    shown = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Press Enter after you have signed in: " not in shown:
+            left = deadline - time.monotonic()
+            assert left > 0, shown
+            ready, _, _ = select.select([p.stdout], [], [], left)
+            if ready:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                assert chunk, shown
+                shown += chunk
+        m = RELAY_LINE.search(shown.decode())
+        assert m and alive(int(m.group(1))), shown
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    return p, int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+def test_demo_relay_dies_with_the_demo_even_by_sigkill():
+    """SIGKILL runs no handler: the relay's parent-death signal (setpriv --pdeathsig) stops it."""
+    p, pid, port, directory = start_waiting_demo()
+    try:
+        p.kill()
+        p.wait(30)
+        deadline = time.monotonic() + 15
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(pid), f"relay pid {pid} outlived the demo"
+        assert not listening(port)
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)      # the test's own cleanup after a failure
+        subprocess.run(["rm", "-rf", "--", directory])   # SIGKILL leaves the demo's directory
+
+
 def test_demo_relay_stops_the_relay_when_it_is_terminated():
     p = subprocess.Popen([HELPER, "demo", "--flow", "relay"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
