@@ -9,8 +9,9 @@ import PackageDescription
 // - system OpenSSL (COpenSSL): the emulator's TLS server only (`cognito-auth emulator --tls`).
 // - system libqrencode (CQRencode, dlopen'ed `libqrencode.so.4`): the QR code of the device/relay
 //   prompt (`qr`); a small C library, loaded only when a QR code is drawn.
-// - hummingbird + postgres-nio: cognito-auth-relay only (its HTTP server and its shared store);
-//   the helper and the CLI never link them (ARCHITECTURE.md §7, §8).
+// - hummingbird + postgres-nio (+ swift-nio-ssl, which postgres-nio already uses, for postgres_tls):
+//   cognito-auth-relay only (its HTTP server and its shared store); the helper and the CLI never
+//   link them (ARCHITECTURE.md §7, §8).
 let package = Package(
     name: "cognito-auth",
     products: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
     ],
     targets: [
         // The system libcurl, opened with dlopen at the first request (or preloaded on a thread
@@ -93,6 +95,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // postgres_tls: TLS to the shared store (postgres-nio's own TLS dependency).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -129,6 +133,7 @@ let package = Package(
                 "CognitoEmulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -39,7 +39,8 @@ public enum Doctor {
         let config = checkConfig(options.configPath, emit: emit)
         if let config {
             emit(checkProvider(config))
-            emit(PortCheck.judge(config.redirectURIs.map { probePort($0) }))
+            // The loopback redirect ports matter to the code flow only.
+            if config.flow == .code { emit(PortCheck.judge(config.redirectURIs.map { probePort($0) })) }
             if config.provision.enabled { emit(checkProvisioning(config)) }
         } else {
             emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
@@ -122,6 +123,7 @@ public enum Doctor {
             emit(f)
         }
         if let secret = config.clientSecretFile { file(secret, .clientSecret) }
+        if case .relay(_, let relaySecret) = config.flow { file(relaySecret, .relaySecret) }
         if case .file(let map) = config.accountMap { file(map, .accountMap) }
         if let ca = config.caFile { file(ca, .caFile) }
         file(config.cacheDir, .cacheDir)
@@ -167,6 +169,11 @@ public enum Doctor {
         do {
             let meta = try provider.metadata(deadline: deadline)
             out.append(.pass(.idp, "discovery", "\(config.discoveryURL): issuer \(meta.issuer), endpoints https (or loopback)"))
+            switch config.flow {
+            case .code: break
+            case .device: out.append(FlowCheck.deviceEndpoint(meta.deviceAuthorizationEndpoint, discoveryURL: config.discoveryURL))
+            case .relay(let url, _): out.append(checkRelay(url, http: http, deadline: deadline))
+            }
         } catch {
             switch error {
             case .unreachable(let m), .timedOut(let m): out.append(.fail(.idp, "discovery", "unreachable: \(m)", fix: reachFix))
@@ -192,6 +199,18 @@ public enum Doctor {
         }
         out.append(checkClock(config, http: http))
         return out
+    }
+
+    /// The relay's `/healthz`, over the helper's own HTTP client (so `ca_file` and the loopback-only
+    /// `http://` rule apply as at a login).
+    static func checkRelay(_ relayURL: String, http: HTTPClient, deadline: Deadline) -> DoctorFinding {
+        let url = RelayRequests.endpoint(relayURL, "healthz")
+        do {
+            let response = try http.get(url, deadline: deadline)
+            return FlowCheck.relayHealth(url, status: response.status, error: nil)
+        } catch {
+            return FlowCheck.relayHealth(url, status: nil, error: error.description)
+        }
     }
 
     static func checkClock(_ config: Config, http: HTTPClient) -> DoctorFinding {

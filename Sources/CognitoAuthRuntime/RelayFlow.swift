@@ -39,8 +39,11 @@ final class RelayBackend: DeviceBackend {
     }
 
     func authorize(_ context: SignInContext, deadline: Deadline) -> Result<DeviceAuthorization, FlowFailure> {
+        // The relay keeps the sign-in no longer than this host waits for it (whole seconds left of
+        // login_timeout, rounded down), so a person who comes back late is told it expired.
         let form = RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: config.scopes, host: context.host,
-                                                         user: context.user ?? "", rhost: context.rhost)
+                                                         user: context.user ?? "", rhost: context.rhost,
+                                                         waitSeconds: Int(deadline.remainingMilliseconds / 1000))
         return post("device_authorization", form, deadline: deadline).flatMap { response in
             if response.status == 401 {
                 return .failure(FlowFailure(.configError, Refusal(.configInvalid, "relay refused the host secret (401 invalid_client): check relay_secret_file")))

@@ -85,6 +85,81 @@ public enum TestBrowser {
         throw TestBrowserError.unexpectedResponse(status: answer.status, url: action.absoluteString)
     }
 
+    /// The emulator's device mode (`flow = device`): opens `verification_uri_complete`, submits the
+    /// user code it carries, then the sign-in form. Returns the final page's text.
+    public static func deviceSignIn(verificationURIComplete: String, email: String, password: String) async throws -> String {
+        guard let start = URL(string: verificationURIComplete), start.scheme != nil, start.host != nil,
+              let code = queryValue(start, "user_code") else {
+            throw TestBrowserError.badURL(verificationURIComplete)
+        }
+        var action = URLComponents(url: start, resolvingAgainstBaseURL: false)
+        action?.query = nil
+        guard let post = action?.url else { throw TestBrowserError.badURL(verificationURIComplete) }
+        let form = try await fetch(URLRequest(url: start))
+        guard form.status == 200 else { throw TestBrowserError.unexpectedResponse(status: form.status, url: start.absoluteString) }
+        _ = try await submit(post, [("user_code", code)], cookies: [])
+        let done = try await submit(post, [("user_code", code), ("username", email), ("password", password)], cookies: [])
+        guard done.status == 200, !done.body.contains("name=\"password\"") else {
+            throw TestBrowserError.signInRejected(HTMLForm.errorMessage(in: done.body) ?? "the device sign-in was not accepted")
+        }
+        return done.body
+    }
+
+    /// cognito-auth-relay's pages (`flow = relay`), as a phone's browser walks them: the code form
+    /// (its CSRF cookie kept), the confirmation page's Continue, Cognito's sign-in, and the redirect
+    /// back to the relay's `/callback` with the state cookie. Returns the relay's final page.
+    public static func relaySignIn(verificationURIComplete: String, email: String, password: String) async throws -> String {
+        guard let start = URL(string: verificationURIComplete), start.scheme != nil, start.host != nil,
+              let code = queryValue(start, "code"),
+              let codeAction = URL(string: "/d", relativeTo: start)?.absoluteURL,
+              let confirmAction = URL(string: "/d/confirm", relativeTo: start)?.absoluteURL else {
+            throw TestBrowserError.badURL(verificationURIComplete)
+        }
+        var jar: [(String, String)] = []
+        func keep(_ headers: [String: String]) {
+            guard let set = headers["set-cookie"], let pair = set.split(separator: ";").first,
+                  let eq = pair.firstIndex(of: "=") else { return }
+            let name = String(pair[..<eq]).trimmingCharacters(in: .whitespaces), value = String(pair[pair.index(after: eq)...])
+            jar.removeAll { $0.0 == name }
+            if !value.isEmpty { jar.append((name, value)) }
+        }
+        let page = try await fetch(URLRequest(url: start))
+        keep(page.headers)
+        guard page.status == 200, let codeForm = HTMLForm.first(in: page.body) else { throw TestBrowserError.noForm(status: page.status, body: page.body) }
+        let confirm = try await submit(codeAction, codeForm.hiddenFields + [("code", code)], cookies: jar)
+        keep(confirm.headers)
+        guard confirm.status == 200, let confirmForm = HTMLForm.first(in: confirm.body) else {
+            throw TestBrowserError.errorPage(status: confirm.status, url: codeAction.absoluteString, body: confirm.body)
+        }
+        let go = try await submit(confirmAction, confirmForm.hiddenFields + [("action", "continue")], cookies: jar)
+        keep(go.headers)
+        guard go.status == 302, let authorize = go.headers["location"] else {
+            throw TestBrowserError.unexpectedResponse(status: go.status, url: confirmAction.absoluteString)
+        }
+        let callback = try await signIn(authorizeURL: authorize, email: email, password: password)
+        guard let back = URL(string: callback) else { throw TestBrowserError.badURL(callback) }
+        var request = URLRequest(url: back)
+        request.setValue(jar.map { "\($0.0)=\($0.1)" }.joined(separator: "; "), forHTTPHeaderField: "Cookie")
+        let done = try await fetch(request)
+        guard done.status == 200 else { throw TestBrowserError.errorPage(status: done.status, url: callback, body: done.body) }
+        return done.body
+    }
+
+    static func queryValue(_ url: URL, _ name: String) -> String? {
+        URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == name }?.value
+    }
+
+    /// POSTs a form (with cookies), redirects not followed.
+    static func submit(_ url: URL, _ fields: [(String, String)], cookies: [(String, String)]) async throws
+        -> (status: Int, headers: [String: String], body: String) {
+        var post = URLRequest(url: url)
+        post.httpMethod = "POST"
+        post.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        if !cookies.isEmpty { post.setValue(cookies.map { "\($0.0)=\($0.1)" }.joined(separator: "; "), forHTTPHeaderField: "Cookie") }
+        post.httpBody = Data(FormURLEncoding.encode(fields).utf8)
+        return try await fetch(post)
+    }
+
     /// GETs `url` without following redirects (e.g. the app's loopback callback).
     public static func follow(_ url: String) async throws -> (status: Int, body: String) {
         guard let u = URL(string: url), u.scheme != nil, u.host != nil else { throw TestBrowserError.badURL(url) }

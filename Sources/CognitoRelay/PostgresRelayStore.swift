@@ -1,5 +1,6 @@
 import CognitoAuthCore
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// The store several relay instances share (`store = postgresql://…`). Each method is one or two
@@ -10,15 +11,52 @@ public struct PostgresRelayStore: RelayStore {
     public let client: PostgresClient
     let logger: Logger
 
-    public init(url: PostgresURL, logger: Logger) {
+    /// - Parameters:
+    ///   - tls: `postgres_tls`; `require` and `prefer` verify the server's certificate chain and
+    ///     its name (or IP address) as written in `store`, against `caFile` (PEM) or the system store.
+    public init(url: PostgresURL, tls: RelayConfig.PostgresTLS, caFile: String?, logger: Logger) throws {
         let configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password,
-            database: url.database, tls: .disable)
+            database: url.database, tls: try Self.tls(tls, caFile: caFile))
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
     }
 
+    static func tls(_ mode: RelayConfig.PostgresTLS, caFile: String?) throws -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable:
+            return .disable
+        case .require, .prefer:
+            var t = TLSConfiguration.makeClientConfiguration()
+            t.certificateVerification = .fullVerification
+            t.minimumTLSVersion = .tlsv12
+            if let caFile { t.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+            return mode == .require ? .require(t) : .prefer(t)
+        }
+    }
+
+    struct NotReachable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// How long start-up waits for the first connection. The pool itself retries for ever (a
+    /// refused TLS handshake, a wrong password); the relay should stop and say so instead, since
+    /// it cannot serve without its store (the pool's log lines above say why).
+    static let prepareTimeout: Duration = .seconds(15)
+
     public func prepare() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.createSchema() }
+            group.addTask {
+                try await Task.sleep(for: Self.prepareTimeout)
+                throw NotReachable(description: "no connection to the PostgreSQL store within \(Self.prepareTimeout) (postgres_tls, postgres_ca_file, the server's pg_hba.conf and the password are what to check)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    func createSchema() async throws {
         try await client.withConnection { conn in
             // Instances starting together: one creates the schema, the others wait for it.
             try await conn.query("SELECT pg_advisory_lock(5313200)", logger: logger)
@@ -79,6 +117,13 @@ public struct PostgresRelayStore: RelayStore {
             SELECT device_hash, user_code, host_key, code_challenge, nonce, scope, host, username, rhost, created_at, expires_at
             FROM relay_sign_ins WHERE user_code = \(userCode) AND status = 'pending' AND expires_at > \(now)
             """, logger: logger))
+    }
+
+    public func expired(userCode: String, now: Int64) async throws -> Bool {
+        let rows = try await client.query(
+            "SELECT device_hash FROM relay_sign_ins WHERE user_code = \(userCode) AND expires_at <= \(now)", logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
     }
 
     public func confirm(userCode: String, stateHash: String, now: Int64) async throws -> SignInRecord? {

@@ -228,6 +228,12 @@ struct RelayController<Store: RelayStore>: Sendable {
         guard rhost.utf8.count <= 255, rhost.isEmpty || Syntax.isPrintableASCII(rhost) else {
             throw invalid("rhost not printable ASCII")
         }
+        // How long the host will wait (optional): the sign-in ends when the host gives up.
+        let lifetime: Int
+        switch RelayRequests.requestedLifetime(f["expires_in"]) {
+        case .success(let requested): lifetime = RelayRequests.lifetime(codeLifetime: config.codeLifetime, requested: requested)
+        case .failure: throw invalid("expires_in is not whole seconds 1-\(RelayRequests.maxRequestedLifetime)")
+        }
 
         let now = settings.now()
         purger.maybePurge(store: store, now: now, logger: ctx.logger)
@@ -244,7 +250,7 @@ struct RelayController<Store: RelayStore>: Sendable {
             let record = SignInRecord(
                 deviceHash: Secrets.digest(deviceCode), userCode: userCode, hostKey: key, codeChallenge: challenge,
                 nonce: nonce, scope: scope, host: host, user: user, rhost: rhost, createdAt: now,
-                expiresAt: now + Int64(config.codeLifetime) * 1000)
+                expiresAt: now + Int64(lifetime) * 1000)
             guard try await store.insert(record) else { continue }
             let shown = UserCode.display(userCode)
             ctx.logger.info("relay: device authorization for host=\(JSONValue.quote(host)) user=\(JSONValue.quote(user)) addr=\(clientAddress(req, ctx))")
@@ -253,7 +259,7 @@ struct RelayController<Store: RelayStore>: Sendable {
                 "user_code": .string(shown),
                 "verification_uri": .string(config.verificationURI),
                 "verification_uri_complete": .string(config.verificationURI + "?code=" + shown),
-                "expires_in": .number(Double(config.codeLifetime)),
+                "expires_in": .number(Double(lifetime)),
                 "interval": .number(Double(RelaySettings.interval)),
             ])
         }
@@ -304,8 +310,13 @@ struct RelayController<Store: RelayStore>: Sendable {
         return f
     }
 
+    /// Wrong codes are counted per IPv4 address and per IPv6 /64 (ClientAddress.lockoutKey).
+    func lockoutKey(_ req: Request, _ ctx: RelayRequestContext) -> String {
+        ClientAddress.lockoutKey(clientAddress(req, ctx))
+    }
+
     func lockedOut(_ req: Request, _ ctx: RelayRequestContext, now: Int64) async throws -> Bool {
-        try await store.count(event: "wrong_code", key: clientAddress(req, ctx), since: now - RelaySettings.attemptWindowMs) >= config.maxCodeAttempts
+        try await store.count(event: "wrong_code", key: lockoutKey(req, ctx), since: now - RelaySettings.attemptWindowMs) >= config.maxCodeAttempts
     }
 
     var tooMany: Response {
@@ -321,15 +332,24 @@ struct RelayController<Store: RelayStore>: Sendable {
     }
 
     /// A wrong, used or expired code: counted against the address, and the form again (or 429).
-    func wrongCode(_ req: Request, _ ctx: RelayRequestContext, now: Int64, reason: String) async throws -> Refused {
-        let address = clientAddress(req, ctx)
-        try await store.record(event: "wrong_code", key: address, at: now)
+    func wrongCode(_ req: Request, _ ctx: RelayRequestContext, now: Int64, reason: String,
+                   message: String = "That code is not valid. Check the code in your terminal; it expires after a few minutes.") async throws -> Refused {
+        try await store.record(event: "wrong_code", key: lockoutKey(req, ctx), at: now)
         if try await lockedOut(req, ctx, now: now) {
             return refuse(req, ctx, "\(reason); \(config.maxCodeAttempts) wrong codes, locked out for 10 minutes", tooMany)
         }
         let (token, cookies) = csrf(req)
-        return refuse(req, ctx, reason, htmlResponse(.badRequest, Pages.codeForm(
-            csrf: token, prefill: "", message: "That code is not valid. Check the code in your terminal; it expires after a few minutes."), cookies: cookies))
+        return refuse(req, ctx, reason, htmlResponse(.badRequest, Pages.codeForm(csrf: token, prefill: "", message: message), cookies: cookies))
+    }
+
+    /// A code the store no longer offers: expired (its host gave up, or code_lifetime passed) gets
+    /// words of its own while the row is still there; unknown and used codes the general ones.
+    func unusableCode(_ req: Request, _ ctx: RelayRequestContext, code: String, now: Int64) async throws -> Refused {
+        if try await store.expired(userCode: code, now: now) {
+            return try await wrongCode(req, ctx, now: now, reason: "user code expired (its host stopped waiting, or code_lifetime passed)",
+                                       message: "This sign-in has expired; start again at your terminal.")
+        }
+        return try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
     }
 
     /// What both code forms start with: the CSRF-checked form, the lockout, a well-formed user code.
@@ -346,7 +366,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     func codeSubmitted(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
         let (_, code, now) = try await submittedCode(req, ctx)
         guard let record = try await store.pending(userCode: code, now: now) else {
-            throw try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
+            throw try await unusableCode(req, ctx, code: code, now: now)
         }
         let (token, cookies) = csrf(req)
         return htmlResponse(.ok, Pages.confirm(csrf: token, record: record), cookies: cookies)
@@ -357,14 +377,14 @@ struct RelayController<Store: RelayStore>: Sendable {
         switch f["action"] {
         case "deny":
             guard try await store.deny(userCode: code, now: now) else {
-                throw try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
+                throw try await unusableCode(req, ctx, code: code, now: now)
             }
             ctx.logger.notice("relay: the person refused the sign-in addr=\(clientAddress(req, ctx))")
             return htmlResponse(.ok, Pages.message("Sign-in refused", "Nobody is signed in with this code. You can close this page."))
         case "continue":
             let state = Secrets.random(bytes: 16)
             guard let record = try await store.confirm(userCode: code, stateHash: Secrets.digest(state), now: now) else {
-                throw try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
+                throw try await unusableCode(req, ctx, code: code, now: now)
             }
             let url = AuthorizeURL.build(endpoint: settings.authorizeEndpoint, clientId: config.provider.clientId,
                                          redirectURI: config.callbackURI, scope: record.scope, state: state,

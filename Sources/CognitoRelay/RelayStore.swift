@@ -46,6 +46,9 @@ public protocol RelayStore: Sendable {
     func insert(_ record: SignInRecord) async throws -> Bool
     /// The pending, unexpired sign-in for a user code.
     func pending(userCode: String, now: Int64) async throws -> SignInRecord?
+    /// Whether a sign-in with this user code is still stored but past its expiry (the host gave
+    /// up, or code_lifetime passed) and not yet purged: only to choose the words of a refusal.
+    func expired(userCode: String, now: Int64) async throws -> Bool
     /// pending → confirmed with the browser's state, once: a used user code is refused from then on.
     func confirm(userCode: String, stateHash: String, now: Int64) async throws -> SignInRecord?
     /// pending → denied: the person said this sign-in is not theirs.
@@ -90,6 +93,11 @@ public actor MemoryRelayStore: RelayStore {
     public func pending(userCode: String, now: Int64) async throws -> SignInRecord? {
         guard let r = live(userCode: userCode, now: now), r.status == .pending else { return nil }
         return r
+    }
+
+    public func expired(userCode: String, now: Int64) async throws -> Bool {
+        guard let d = deviceByUserCode[userCode], let r = byDevice[d] else { return false }
+        return r.expiresAt <= now
     }
 
     public func confirm(userCode: String, stateHash: String, now: Int64) async throws -> SignInRecord? {

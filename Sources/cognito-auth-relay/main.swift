@@ -46,6 +46,8 @@ do {
     hostSecrets = try RelayConfigParser.hostSecrets(
         try ProtectedFile.read(config.hostSecretFile, kind: .secret, requiredOwner: owner), path: config.hostSecretFile)
     if let ca = config.provider.caFile { try ProtectedFile.verify(ca, kind: .config, requiredOwner: owner) }
+    // Whoever can write the database's trust anchors can read and forge the relay's store.
+    if let ca = config.postgresCAFile { try ProtectedFile.verify(ca, kind: .config, requiredOwner: owner) }
 } catch {
     fail("configuration: \(error)", exit: 2)
 }
@@ -68,13 +70,19 @@ var logger = Logger(label: "cognito-auth-relay")
 logger.logLevel = .info
 let settings = RelaySettings(config: config, hostSecrets: hostSecrets, authorizeEndpoint: authorizeEndpoint,
                              now: { Int64(Date().timeIntervalSince1970 * 1000) })
-logger.info("relay: listening on \(config.listenHost):\(config.listenPort) for \(config.publicURL), store \(config.storeDescription)")
+let storeTLS = config.store == .memory ? "" : ", postgres_tls \(config.postgresTLS.rawValue)"
+logger.info("relay: listening on \(config.listenHost):\(config.listenPort) for \(config.publicURL), store \(config.storeDescription)\(storeTLS)")
 do {
     switch config.store {
     case .memory:
         try await buildRelayApplication(settings: settings, store: MemoryRelayStore(), logger: logger).runService()
     case .postgresql(let url):
-        let store = PostgresRelayStore(url: url, logger: logger)
+        let store: PostgresRelayStore
+        do {
+            store = try PostgresRelayStore(url: url, tls: config.postgresTLS, caFile: config.postgresCAFile, logger: logger)
+        } catch {
+            fail("configuration: postgres_ca_file \(config.postgresCAFile ?? ""): \(error)", exit: 2)
+        }
         var app = buildRelayApplication(settings: settings, store: store, logger: logger)
         app.addServices(store.client)
         try await app.runService()

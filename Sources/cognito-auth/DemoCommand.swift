@@ -1,6 +1,7 @@
 import ArgumentParser
 import CognitoAuthCore
 import CognitoAuthRuntime
+import CognitoAuthAdmin
 import CognitoEmulator
 import Foundation
 #if canImport(Glibc)
@@ -53,7 +54,9 @@ struct EmulatorCommand: ParsableCommand {
 }
 
 /// `cognito-auth demo`: a sample pool on the embedded emulator and a real sign-in against it,
-/// through the same engine the PAM helper runs.
+/// through the same engine the PAM helper runs. `--flow device` makes the emulator a generic OIDC
+/// provider with RFC 8628; `--flow relay` starts the real cognito-auth-relay process in front of
+/// it (the CLI does not link the relay; DemoRelay finds and runs the program).
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -62,6 +65,13 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Play the browser too (sign in as alice automatically).") var auto = false
     @Option(help: "Sign in as this sample user in --auto mode (alice@example.com or bob@example.com).")
     var user: String = "alice@example.com"
+    @Option(help: ArgumentHelp("How the person signs in: code (the authorize link), device (a short code; the emulator plays an RFC 8628 IdP) or relay (a short code through cognito-auth-relay, which the demo starts).",
+                               valueName: "code|device|relay"))
+    var flow: String = "code"
+
+    func validate() throws {
+        guard ["code", "device", "relay"].contains(flow) else { throw ValidationError("--flow must be code, device or relay, got '\(flow)'") }
+    }
 
     static let users = [
         EmulatorUser(email: "alice@example.com", password: "Alice-demo-pw1", groups: ["linux-admins"]),
@@ -70,9 +80,25 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let redirectURIs = (8400...8403).map { "http://localhost:\($0)/callback" }
+        // The relay's callback is registered in the app client, as README's relay install says.
+        var relayPort: UInt16 = 0
+        var relayProgram = ""
+        if flow == "relay" {
+            guard let program = DemoRelay.locate() else {
+                printError("demo --flow relay: cognito-auth-relay not found next to this program, on PATH or in /usr/sbin (build it: swift build --product cognito-auth-relay)")
+                throw ExitCode(2)
+            }
+            relayProgram = program
+            do { relayPort = try DemoRelay.freePort() } catch {
+                printError("demo: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let callbacks = redirectURIs + (flow == "relay" ? ["http://127.0.0.1:\(relayPort)/callback"] : [])
         let emulator = CognitoEmulator(client: EmulatorClient(clientId: "demo-client", clientSecret: "demo-secret",
-                                                              redirectURIs: redirectURIs),
+                                                              redirectURIs: callbacks),
                                        users: Self.users)
+        emulator.deviceModeEnabled = flow == "device"
         try emulator.start()
         defer { emulator.stop() }
 
@@ -80,9 +106,29 @@ struct DemoCommand: ParsableCommand {
         // is real; the group policy then admits alice and refuses bob.
         let me = getpwuid(geteuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "root"
         let dir = try makePrivateDirectory()
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        DemoChildren.removeOnSignal(dir)
+        defer {
+            _ = try? FileManager.default.removeItem(atPath: dir)
+            DemoChildren.directoryRemoved()
+        }
         try writePrivate("\(dir)/client-secret", "demo-secret\n")
         try writePrivate("\(dir)/accounts", Self.users.map { "\($0.email) \(me)" }.joined(separator: "\n") + "\n")
+        var flowLines = flow == "device" ? "flow = device\n" : ""
+        var relay: DemoRelay?
+        defer { relay?.stop() }
+        if flow == "relay" {
+            let hostSecret = SignInSecrets().codeVerifier   // 256 random bits, base64url
+            do {
+                relay = try DemoRelay.start(program: relayProgram, directory: dir, port: relayPort, issuer: emulator.issuer,
+                                            userPoolId: "us-east-1_Example", clientId: "demo-client", hostSecret: hostSecret,
+                                            write: writePrivate)
+            } catch {
+                printError("demo: \(error)")
+                throw ExitCode(3)
+            }
+            try writePrivate("\(dir)/relay-secret", hostSecret + "\n")
+            flowLines = "flow = relay\nrelay_url = http://127.0.0.1:\(relayPort)\nrelay_secret_file = \(dir)/relay-secret\n"
+        }
         let configPath = "\(dir)/cognito-auth.conf"
         try writePrivate(configPath, """
             # Written by `cognito-auth demo` for the embedded emulator.
@@ -98,11 +144,16 @@ struct DemoCommand: ParsableCommand {
             login_timeout = 300
             cache_dir = \(dir)/cache
             state_dir = \(dir)/state
-
+            \(flowLines)
             """)
         print("Embedded Cognito emulator on \(emulator.baseURL) (issuer \(emulator.issuer))")
         print("Sample pool: alice@example.com / Alice-demo-pw1 (group linux-admins), bob@example.com / Bob-demo-pw1 (group staff)")
         print("Policy: allowed_groups = linux-admins; both people map to the local account '\(me)'.")
+        if let relay {
+            print("cognito-auth-relay (pid \(relay.pid)) on \(relay.url), its config \(dir)/relay.conf, its log \(relay.logPath)")
+        } else if flow == "device" {
+            print("The emulator plays a generic OIDC provider with RFC 8628 device authorization (Cognito has none).")
+        }
         print("Config used: \(configPath)\n")
 
         let loaded = try loadConfigOrExit(configPath, requiredOwner: geteuid())
@@ -112,11 +163,16 @@ struct DemoCommand: ParsableCommand {
                 printError("unknown sample user \(user)")
                 throw ExitCode(2)
             }
-            conversation = BrowserConversation(email: person.email, password: person.password)
+            conversation = BrowserConversation(email: person.email, password: person.password, flow: flow)
         } else {
             conversation = TerminalConversation()
         }
-        let report = runInteractiveLogin(loaded: loaded, service: "sshd", expectedEmail: nil, conversation: conversation)
+        // On a terminal the QR code of the device and relay flows is drawn (qr = auto).
+        let tty = !auto && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+            ? ttyname(STDIN_FILENO).map { String(cString: $0) } ?? "" : ""
+        // What was printed goes out before the prompt, which is written unbuffered (also into a pipe).
+        fflush(nil)
+        let report = runInteractiveLogin(loaded: loaded, service: "sshd", expectedEmail: nil, conversation: conversation, tty: tty)
         printReport(report, json: false, configPath: configPath)
         let code = report.decision.outcome.exitCode
         if code != 0 { throw ExitCode(code) }
@@ -147,10 +203,13 @@ struct DemoCommand: ParsableCommand {
 final class BrowserConversation: Conversation {
     let email: String
     let password: String
-    init(email: String, password: String) { self.email = email; self.password = password }
+    let flow: String
+    private var signedIn = false
+    init(email: String, password: String, flow: String = "code") { self.email = email; self.password = password; self.flow = flow }
 
     func converse(_ messages: [ConversationMessage], serving: (any WaitService)?, deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
         for m in messages { print(m.text) }
+        if flow != "code" { return try deviceStyle(messages, deadline: deadline) }
         let listener = serving as? LoopbackListener
         guard let url = messages.flatMap({ $0.text.split(separator: "\n") })
             .map({ $0.trimmingCharacters(in: .whitespaces) })
@@ -186,6 +245,43 @@ final class BrowserConversation: Conversation {
         if let error = outcome.error { throw .failed("browser: \(error)") }
         print("[browser] pasting the redirect address")
         return .answers([outcome.redirect ?? ""])
+    }
+}
+
+extension BrowserConversation {
+    /// device / relay: open `verification_uri_complete` ("or go straight to …"), walk the pages
+    /// (the emulator's /device, or the relay's code form, confirmation and Cognito's sign-in),
+    /// then press Enter, as the person at the terminal does. A second prompt (Enter too early) is
+    /// answered with Enter again, without signing in twice.
+    func deviceStyle(_ messages: [ConversationMessage], deadline: Deadline) throws(ConversationFailure) -> ConversationReply {
+        let enter = ConversationReply.answers(messages.filter(\.isPrompt).map { _ in "" })
+        if signedIn { return enter }
+        let marker = "or go straight to "
+        guard let line = messages.flatMap({ $0.text.split(separator: "\n") }).first(where: { $0.contains(marker) }),
+              let range = line.range(of: marker) else { return enter }
+        let url = String(line[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+        print("[browser] opening \(url) and signing in as \(email)")
+        let outcome = BrowserOutcome()
+        let (email, password, relay) = (self.email, self.password, flow == "relay")
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                let page = relay ? try await TestBrowser.relaySignIn(verificationURIComplete: url, email: email, password: password)
+                                 : try await TestBrowser.deviceSignIn(verificationURIComplete: url, email: email, password: password)
+                outcome.set(redirect: page)
+            } catch {
+                outcome.set(error: "\(error)")
+            }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .milliseconds(Int(max(0, deadline.remainingMilliseconds)))) == .success else {
+            throw .failed("browser: no answer before login_timeout")
+        }
+        if let error = outcome.error { throw .failed("browser: \(error)") }
+        signedIn = true
+        print(relay ? "[browser] the relay says: signed in, return to your terminal" : "[browser] the IdP says: signed in")
+        print("[browser] pressing Enter")
+        return enter
     }
 }
 

@@ -38,7 +38,11 @@ struct TestCommand: ParsableCommand {
         // On a terminal the prompt gets a live countdown to login_timeout.
         let conversation = TerminalConversation(output: json ? STDERR_FILENO : STDOUT_FILENO,
                                                 countdown: !json && isatty(STDOUT_FILENO) == 1)
-        var report = runInteractiveLogin(loaded: loaded, service: service, expectedEmail: email, conversation: conversation)
+        // The terminal this runs on stands for PAM_TTY, so `qr = auto` draws the device/relay
+        // flow's QR code here as on a console login (never when stdin or the output is no terminal).
+        let output = json ? STDERR_FILENO : STDOUT_FILENO
+        let tty = isatty(STDIN_FILENO) == 1 && isatty(output) == 1 ? ttyname(STDIN_FILENO).map { String(cString: $0) } ?? "" : ""
+        var report = runInteractiveLogin(loaded: loaded, service: service, expectedEmail: email, conversation: conversation, tty: tty)
         if let first = report.steps.first, first.name == "config" { report.steps[0] = configStep }
         // The safe-default rules, one step each, right after the config (a `!` rule is a warning).
         let rules = SafeDefaults.findings(loaded.config).map {
@@ -62,6 +66,7 @@ struct TestCommand: ParsableCommand {
         }
         add(config.path)
         if let s = config.clientSecretFile { add(s) }
+        if case .relay(_, let s) = config.flow { add(s) }
         if case .file(let m) = config.accountMap { add(m) }
         return parts.joined(separator: ", ")
     }
@@ -69,9 +74,10 @@ struct TestCommand: ParsableCommand {
 
 func millisecondsSince(_ start: UInt64) -> Int { Int((Deadline.now() - start) / 1_000_000) }
 
-func runInteractiveLogin(loaded: LoadedConfig, service: String, expectedEmail: String?, conversation: Conversation) -> LoginReport {
+func runInteractiveLogin(loaded: LoadedConfig, service: String, expectedEmail: String?, conversation: Conversation,
+                         tty: String = "") -> LoginReport {
     let engine = LoginEngine(loaded: loaded)
-    var report = engine.run(service: service, requestedUser: nil, rhost: "", expectedEmail: expectedEmail,
+    var report = engine.run(service: service, requestedUser: nil, rhost: "", tty: tty, expectedEmail: expectedEmail,
                             conversation: conversation,
                             deadline: Deadline.after(seconds: Double(loaded.config.loginTimeout)))
     report.steps.insert(LoginStep(name: "config", passed: true, detail: loaded.config.path, milliseconds: 0), at: 0)

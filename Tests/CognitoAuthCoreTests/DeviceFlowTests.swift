@@ -108,12 +108,33 @@ struct DeviceFlowTests {
         #expect(RelayRequests.endpoint("https://relay.example/", "token") == "https://relay.example/token")
         #expect(RelayRequests.endpoint("https://relay.example/base", "device_authorization") == "https://relay.example/base/device_authorization")
         let secrets = SignInSecrets()
-        let form = RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: ["openid", "email"], host: "h1", user: "alice", rhost: "198.51.100.1")
-        #expect(form.map(\.0) == ["code_challenge", "code_challenge_method", "nonce", "scope", "host", "user", "rhost"])
+        let form = RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: ["openid", "email"], host: "h1", user: "alice",
+                                                         rhost: "198.51.100.1", waitSeconds: 109)
+        #expect(form.map(\.0) == ["code_challenge", "code_challenge_method", "nonce", "scope", "host", "user", "rhost", "expires_in"])
+        func wait(_ seconds: Int) -> String? {
+            RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: ["openid"], host: "h", user: "u", rhost: "", waitSeconds: seconds)
+                .first { $0.0 == "expires_in" }?.1
+        }
+        #expect(wait(109) == "109" && wait(0) == "1" && wait(9000) == "3600")   // whole seconds, within the relay's bounds
+        // `cognito-auth test` names no account; the relay's confirmation page says so.
+        #expect(RelayRequests.deviceAuthorizationForm(secrets: secrets, scopes: ["openid"], host: "h", user: "", rhost: "", waitSeconds: 60)
+            .first { $0.0 == "user" }?.1 == "(cognito-auth-test)")
         #expect(form.contains { $0 == ("code_challenge", secrets.codeChallenge) } && form.contains { $0 == ("scope", "openid email") })
         #expect(!form.contains { $0.1 == secrets.codeVerifier })     // the verifier never leaves the host
         #expect(RelayRequests.tokenForm(deviceCode: "dc").map { "\($0.0)=\($0.1)" }
             == ["grant_type=urn:ietf:params:oauth:grant-type:device_code", "device_code=dc"])
+    }
+
+    @Test func relayLifetimeIsTheShorterOfCodeLifetimeAndTheHostsWait() throws {
+        #expect(try RelayRequests.requestedLifetime(nil).get() == nil)
+        #expect(try RelayRequests.requestedLifetime("110").get() == 110)
+        #expect(try RelayRequests.requestedLifetime("3600").get() == 3600)
+        for bad in ["", "0", "0000", "3601", "-1", "+5", "1.5", "1e3", " 9", "٣"] {
+            #expect(throws: Refusal.self) { try RelayRequests.requestedLifetime(bad).get() }
+        }
+        #expect(RelayRequests.lifetime(codeLifetime: 600, requested: nil) == 600)
+        #expect(RelayRequests.lifetime(codeLifetime: 600, requested: 110) == 110)
+        #expect(RelayRequests.lifetime(codeLifetime: 600, requested: 3600) == 600)
     }
 
     @Test func relayGrantParsing() throws {

@@ -1,6 +1,7 @@
 import CognitoAuthCore
 import CognitoRelay
 import Crypto
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -223,6 +224,31 @@ struct RelayRouteTests {
         }
     }
 
+    /// Over a real socket from loopback (the TLS terminator's place), so X-Forwarded-For names the
+    /// client: wrong codes from anywhere in one IPv6 /64 count together; IPv4 counts per address.
+    @Test func wrongCodesAreCountedPerIPv6SlashSixtyFour() async throws {
+        let h = try Harness(maxAttempts: 3)
+        let xff = HTTPField.Name("X-Forwarded-For") ?? .via
+        try await h.app.test(.live) { client in
+            let (_, user) = try await startSignIn(client)
+            func from(_ address: String, _ code: String) async throws -> HTTPResponse.Status {
+                try await enterCode(client, Jar(), code, headers: [xff: address]).status
+            }
+            #expect(try await from("2001:db8:a:b::1", "BBBB-BBBB") == .badRequest)
+            #expect(try await from("2001:db8:a:b:ffff:ffff:ffff:fffe", "CCCC-CCCC") == .badRequest)
+            #expect(try await from("2001:DB8:A:B:0:0:0:2", "DDDD-DDDD") == .tooManyRequests)
+            // Any address of that /64 is locked out, even with the right code; the next /64 is not.
+            #expect(try await from("2001:db8:a:b:1234::9", user) == .tooManyRequests)
+            #expect(try await from("2001:db8:a:c::1", user) == .ok)
+            // IPv4: one address each; an IPv4-mapped IPv6 address is that IPv4 address.
+            #expect(try await from("192.0.2.1", "FFFF-FFFF") == .badRequest)
+            #expect(try await from("192.0.2.2", "FFFF-FFFF") == .badRequest)
+            #expect(try await from("::ffff:192.0.2.1", "GGGG-GGGG") == .badRequest)
+            #expect(try await from("192.0.2.1", "HHHH-HHHH") == .tooManyRequests)
+            #expect(try await from("192.0.2.3", user) == .ok)
+        }
+    }
+
     @Test func expiredCodeRefused() async throws {
         let h = try Harness()
         try await h.app.test(.router) { client in
@@ -230,6 +256,50 @@ struct RelayRouteTests {
             h.clock.advance(seconds: 601)
             #expect(try await enterCode(client, Jar(), user).status == .badRequest)
             #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+        }
+    }
+
+    /// The host says how long it waits (`expires_in`, its login_timeout): the relay keeps the
+    /// sign-in no longer, and its code page then says it expired.
+    @Test func signInEndsWhenTheHostStopsWaiting() async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let (device, user) = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid email"), ("host", "web1.example.com"), ("user", "alice"), ("rhost", ""), ("expires_in", "30"),
+            ])) { r in
+                #expect(r.status == .ok)
+                #expect(json(r)["expires_in"]?.numberValue == 30)
+                return (json(r)["device_code"]?.stringValue ?? "", json(r)["user_code"]?.stringValue ?? "")
+            }
+            h.clock.advance(seconds: 29)
+            #expect(try await enterCode(client, Jar(), user).status == .ok)
+            h.clock.advance(seconds: 1)
+            let late = try await enterCode(client, Jar(), user)
+            #expect(late.status == .badRequest)
+            #expect(text(late).contains("This sign-in has expired; start again at your terminal."))
+            #expect(try await poll(client, device).1["error"] == .string("expired_token"))
+            // A host that waits longer than code_lifetime gets code_lifetime.
+            try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid"), ("host", "web1"), ("user", "alice"), ("expires_in", "3600"),
+            ])) { r in #expect(json(r)["expires_in"]?.numberValue == 600) }
+        }
+        // After the purge the store holds nothing of the expired sign-in.
+        try await h.store.purge(now: h.clock.now(), eventsBefore: 0)
+        #expect(!(await h.store.dump()).contains("web1.example.com alice  "))
+    }
+
+    @Test(arguments: ["0", "-5", "abc", "3601", "1e3", " 30", "30 ", "+30", "99999", ""])
+    func garbageExpiresInRefused(value: String) async throws {
+        let h = try Harness()
+        try await h.app.test(.router) { client in
+            let r = try await client.execute(uri: "/device_authorization", method: .post, headers: authed(), body: form([
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("nonce", "n-0S6_WzA2Mj-host-nonce"),
+                ("scope", "openid"), ("host", "web1"), ("user", "alice"), ("expires_in", value),
+            ])) { $0 }
+            #expect(r.status == .badRequest)
+            #expect(json(r)["error"] == .string("invalid_request"))
         }
     }
 
@@ -312,6 +382,29 @@ struct RelayRouteTests {
     }
 }
 
+@Suite("lockout key")
+struct LockoutKeyTests {
+    @Test(arguments: [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:a:b::1", "2001:db8:a:b::/64"),
+        ("2001:0DB8:000A:000B:ffff:0:0:1", "2001:db8:a:b::/64"),
+        ("2001:db8::", "2001:db8:0:0::/64"),
+        ("::1", "0:0:0:0::/64"),
+        ("::", "0:0:0:0::/64"),
+        ("::ffff:198.51.100.4", "198.51.100.4"),
+        ("2001:db8:a:b:c:d:192.0.2.1", "2001:db8:a:b::/64"),
+        ("fe80::1:2:3:4", "fe80:0:0:0::/64"),
+    ])
+    func key(address: String, expected: String) {
+        #expect(ClientAddress.lockoutKey(address) == expected)
+    }
+
+    @Test(arguments: ["unknown", "1:2:3:4:5:6:7:8:9", "1::2::3", "1:::2", ":1::", "12345::", "192.0.2.256", "1.2.3", "g::1"])
+    func notAnAddressIsItsOwnKey(text: String) {
+        #expect(ClientAddress.lockoutKey(text) == text)
+    }
+}
+
 @Suite("relay.conf")
 struct RelayConfigTests {
     let base = """
@@ -346,6 +439,31 @@ struct RelayConfigTests {
     func refused(line: String, key: String) {
         #expect(throws: ConfigError.self) { try RelayConfigParser.parse(base + "\n" + line, path: "/r") }
         do { _ = try RelayConfigParser.parse(base + "\n" + line, path: "/r") } catch { #expect(error.key == key && error.line == 6) }
+    }
+
+    @Test func postgresTLSDefaultsToRequireUnlessTheDatabaseIsOnThisMachine() throws {
+        let remote = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db.example.internal:5432/relay", path: "/r")
+        #expect(remote.postgresTLS == .require && remote.postgresCAFile == nil)
+        let local = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@127.0.0.1:5432/relay", path: "/r")
+        #expect(local.postgresTLS == .disable)
+        let named = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@localhost:5432/relay", path: "/r")
+        #expect(named.postgresTLS == .disable)
+        let chosen = try RelayConfigParser.parse(base + "\nstore = postgresql://relay@127.0.0.1:5432/relay\npostgres_tls = require\npostgres_ca_file = /etc/cognito-auth/db-ca.pem", path: "/r")
+        #expect(chosen.postgresTLS == .require && chosen.postgresCAFile == "/etc/cognito-auth/db-ca.pem")
+        #expect(try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db:5432/relay\npostgres_tls = prefer", path: "/r").postgresTLS == .prefer)
+        #expect(try RelayConfigParser.parse(base + "\nstore = postgresql://relay@db:5432/relay\npostgres_tls = disable", path: "/r").postgresTLS == .disable)
+    }
+
+    @Test(arguments: [
+        ("store = postgresql://relay@db:5432/relay\npostgres_tls = yes", "postgres_tls"),
+        ("postgres_tls = require", "postgres_tls"),                       // memory store
+        ("postgres_ca_file = /etc/ca.pem", "postgres_ca_file"),
+        ("store = postgresql://relay@db:5432/relay\npostgres_ca_file = ca.pem", "postgres_ca_file"),
+        ("store = postgresql://relay@db:5432/relay\npostgres_tls = disable\npostgres_ca_file = /etc/ca.pem", "postgres_ca_file"),
+    ])
+    func postgresTLSRefused(lines: String, key: String) {
+        do { _ = try RelayConfigParser.parse(base + "\n" + lines, path: "/r"); Issue.record("accepted: \(lines)") }
+        catch { #expect(error.key == key) }
     }
 
     @Test func noSectionsAndSecretsFile() throws {

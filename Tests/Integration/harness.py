@@ -391,9 +391,12 @@ class PamSetup:
         e.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.services})
         return e
 
-    def pamtester(self, user, rhost, *ops, service=None):
+    def pamtester(self, user, rhost, *ops, service=None, tty=None):
+        """pamtester with PAM_RHOST = `rhost` (None: unset, as for a console login) and, when
+        given, PAM_TTY = `tty`."""
         ops = ops or ("authenticate",)
-        return pexpect.spawn("pamtester", ["-I", f"rhost={rhost}", service or self.service, user, *ops],
+        items = (["-I", f"rhost={rhost}"] if rhost is not None else []) + (["-I", f"tty={tty}"] if tty else [])
+        return pexpect.spawn("pamtester", [*items, service or self.service, user, *ops],
                              env=self.env(), encoding="utf-8", timeout=30)
 
 

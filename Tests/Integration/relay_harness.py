@@ -37,16 +37,45 @@ HOST_SECRET = "itest-host-secret-" + "0123456789abcdef" * 2
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
+class CertificateAuthority:
+    """A throw-away certificate authority (openssl) and a server certificate it signed for IP
+    address 127.0.0.1, in `directory`."""
+
+    def __init__(self, directory, name="pg"):
+        self.dir = os.path.join(directory, f"ca-{name}")
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        self.cert = os.path.join(self.dir, "ca.pem")
+        self.server_cert = os.path.join(self.dir, "server.pem")
+        self.server_key = os.path.join(self.dir, "server.key")
+        key = os.path.join(self.dir, "ca.key")
+        csr = os.path.join(self.dir, "server.csr")
+        ext = os.path.join(self.dir, "server.ext")
+        run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+            "-out", self.cert, "-days", "2", "-subj", f"/CN=cognito-auth test CA {name}",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", self.server_key,
+            "-out", csr, "-subj", "/CN=127.0.0.1")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", key, "-CAcreateserial", "-out", self.server_cert,
+            "-days", "2", "-extfile", ext)
+        os.chmod(self.cert, 0o644)
+
+
 class Postgres:
     """A throw-away PostgreSQL server: initdb + pg_ctl as the unprivileged user `postgres` in a
-    temporary directory, on a loopback port, password (SCRAM) authentication for TCP."""
+    temporary directory, on a loopback port, password (SCRAM) authentication for TCP. With `ca`
+    (a CertificateAuthority) it runs with ssl = on and that CA's server certificate, and accepts TCP clients
+    only over TLS (pg_hba `hostssl`)."""
 
-    def __init__(self, user="relay", password=None, database="relay"):
+    def __init__(self, user="relay", password=None, database="relay", ca=None):
         self.dir = tempfile.mkdtemp(prefix="cognito-relay-pg-")
         self.port = free_port()
         self.user, self.database = user, database
         self.password = password or secrets.token_urlsafe(18)
         self.url = f"postgresql://{user}:{self.password}@127.0.0.1:{self.port}/{database}"
+        self.ca = ca
 
     def _as_postgres(self, *cmd, **kw):
         return subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, text=True, **kw)
@@ -62,9 +91,21 @@ class Postgres:
         self._as_postgres(f"{PG_BIN}/initdb", "-D", data, "-U", self.user, f"--pwfile={pwfile}",
                           "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8")
         os.unlink(pwfile)
+        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir}"
+        if self.ca:
+            for src, name in ((self.ca.server_cert, "server.crt"), (self.ca.server_key, "server.key")):
+                dst = os.path.join(data, name)
+                shutil.copy(src, dst)
+                shutil.chown(dst, "postgres", "postgres")
+                os.chmod(dst, 0o600)
+            hba = os.path.join(data, "pg_hba.conf")
+            with open(hba) as f:
+                lines = f.read().splitlines()
+            with open(hba, "w") as f:
+                f.write("\n".join("hostssl" + l[4:] if l.startswith("host ") else l for l in lines) + "\n")
+            options += " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
         self._as_postgres(f"{PG_BIN}/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
-                          f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.dir}",
-                          "start")
+                          options, "start")
         self._as_postgres(f"{PG_BIN}/createdb", "-h", self.dir, "-p", str(self.port), "-U", self.user, self.database)
         return self
 
@@ -91,7 +132,7 @@ class Relay:
     log (stderr: every refusal with its reason) is `log()`."""
 
     def __init__(self, directory, emulator, public_url=None, port=None, store="memory", code_lifetime=600,
-                 max_code_attempts=5, host_secrets=(HOST_SECRET,), name="relay"):
+                 max_code_attempts=5, host_secrets=(HOST_SECRET,), name="relay", extra=""):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.public_url = public_url or self.base
@@ -111,7 +152,7 @@ host_secret_file = {self.secret_file}
 store = {store}
 code_lifetime = {code_lifetime}
 max_code_attempts = {max_code_attempts}
-""")
+{extra}""")
         self.logfile = os.path.join(self.dir, "relay.log")
         self.proc = None
 

@@ -15,8 +15,10 @@ import types
 import pexpect
 import pytest
 
-from harness import (CLIENT_ID, HELPER, ROOT, Browser, LocalAccounts, PamSetup, free_port, read_prompt, write_private,
-                     URL_RE)
+from harness import (CLIENT_ID, HELPER, ROOT, Browser, LocalAccounts, PamSetup, free_port, read_prompt, sample_pool,
+                     write_private, URL_RE)
+from qr_decode import qr_payload
+from relay_harness import HOST_SECRET, Person, Relay
 
 ALICE = ("alice@example.com", "Alice-pw-1")
 BOB = ("bob@example.com", "Bob-pw-1")
@@ -35,6 +37,33 @@ def accounts():
     a.ensure(BOB_LOCAL)
     yield a
     a.cleanup()
+
+
+@pytest.fixture(scope="module")
+def relay_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def emulator(redirect_uris, relay_port):
+    # The sample pool, with the module's relay's callback registered too (flow = relay).
+    with sample_pool(redirect_uris + [f"http://127.0.0.1:{relay_port}/callback"]) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def relay(workdir, emulator, relay_port):
+    r = Relay(workdir, emulator, port=relay_port, name="cli-relay")
+    try:
+        yield r.start()
+    finally:
+        r.stop()
+
+
+def device_mode(emulator, enabled):
+    import requests
+    r = requests.post(emulator.base + "/_emulator/device", json={"enabled": enabled, "interval": 1}, timeout=5)
+    assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +350,7 @@ LoginGraceTime 120
 """
 
 
-def doctor_config(workdir, issuer, redirect_uris, login_timeout=110):
+def doctor_config(workdir, issuer, redirect_uris, login_timeout=110, extra=""):
     d = tempfile.mkdtemp(dir=workdir)
     os.chmod(d, 0o755)
     secret = os.path.join(d, "client-secret")
@@ -339,8 +368,18 @@ login_timeout = {login_timeout}
 http_timeout = 3
 cache_dir = {d}/cache
 state_dir = {d}/state
-""")
+{extra}""")
     return path
+
+
+def relay_doctor_config(workdir, issuer, redirect_uris, relay_url, secret=HOST_SECRET, mode=0o600):
+    """A doctor config with flow = relay; its relay_secret_file beside it (root, `mode`)."""
+    d = tempfile.mkdtemp(dir=workdir)
+    os.chmod(d, 0o755)
+    secret_file = os.path.join(d, "relay-secret")
+    write_private(secret_file, secret + "\n", mode=mode)
+    return doctor_config(workdir, issuer, redirect_uris,
+                         extra=f"flow = relay\nrelay_url = {relay_url}\nrelay_secret_file = {secret_file}\n"), secret_file
 
 
 def pam_dir(workdir, config, sshd_text=None, sudo_text=None):
@@ -584,3 +623,103 @@ def test_doctor_names_a_missing_safe_default(workdir, host_key, emulator, redire
     out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
     assert rc == 2, out
     assert "allowed_domains: account_map = localpart (the default) needs allowed_domains" in out, out
+
+
+# ---------------------------------------------------------------- doctor and test know the flow (issue 12)
+
+def test_doctor_flow_device_needs_the_idps_device_endpoint(workdir, host_key, emulator, redirect_uris):
+    config = doctor_config(workdir, emulator.issuer, redirect_uris, extra="flow = device\n")
+    device_mode(emulator, False)        # Cognito's discovery: no device_authorization_endpoint
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 2, out
+    assert marks(out)["flow device"] == "✗", out
+    assert "lists no device_authorization_endpoint" in out and "fix: use flow = relay" in out
+    device_mode(emulator, True)
+    try:
+        out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    finally:
+        device_mode(emulator, False)
+    assert rc == 0, out
+    assert re.search(r"^✓ flow device: device_authorization_endpoint http://127\.0\.0\.1:\d+/\S+$", out, re.M), out
+    # The loopback redirect ports are the code flow's; a device flow does not need them.
+    assert "redirect port" not in out
+
+
+def test_doctor_flow_relay_passes_with_a_safe_secret_and_a_live_relay(workdir, host_key, emulator, redirect_uris, relay):
+    config, secret = relay_doctor_config(workdir, emulator.issuer, redirect_uris, relay.base)
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 0, out
+    m = marks(out)
+    assert m[f"relay_secret_file {secret}"] == "✓" and m["relay"] == "✓", out
+    assert f"✓ relay: {relay.base}/healthz answered 200" in out
+    assert HOST_SECRET not in out and "redirect port" not in out
+
+
+@pytest.mark.parametrize("case", ["group_readable", "world_readable", "not_root", "missing"])
+def test_doctor_flow_relay_fails_on_an_unsafe_or_missing_secret(workdir, host_key, emulator, redirect_uris, relay, case):
+    config, secret = relay_doctor_config(workdir, emulator.issuer, redirect_uris, relay.base,
+                                         mode={"group_readable": 0o640, "world_readable": 0o604}.get(case, 0o600))
+    if case == "not_root":
+        os.chown(secret, 65534, 65534)
+    if case == "missing":
+        os.unlink(secret)
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 2, out
+    assert marks(out)[f"relay_secret_file {secret}"] == "✗", out
+    if case == "missing":
+        assert f"fix: install -m 0600 -o root -g root /dev/null {secret}" in out, out
+    else:
+        assert "a secret must be owned by root and readable by no one else" in out, out
+        assert f"chmod 600 {secret}" in out
+    assert HOST_SECRET not in out
+
+
+def test_doctor_flow_relay_fails_when_the_relay_does_not_answer(workdir, host_key, emulator, redirect_uris):
+    dead = f"http://127.0.0.1:{free_port()}"
+    config, _ = relay_doctor_config(workdir, emulator.issuer, redirect_uris, dead)
+    out, rc = doctor(config, sshd_config(workdir, host_key, GOOD_SSHD), pam_dir(workdir, config))
+    assert rc == 3, out
+    assert re.search(rf"^✗ relay: {re.escape(dead)}/healthz unreachable", out, re.M), out
+    assert "fix: check that cognito-auth-relay runs" in out
+
+
+def relay_test_config(workdir, emulator, redirect_uris, relay, account_map, qr):
+    d = tempfile.mkdtemp(dir=workdir)
+    os.chmod(d, 0o755)
+    secret = os.path.join(d, "relay-secret")
+    write_private(secret, HOST_SECRET + "\n")
+    return PamSetup(workdir, emulator, redirect_uris, extra_config=(
+        f"account_map = file:{account_map}\nflow = relay\nrelay_url = {relay.base}\nrelay_secret_file = {secret}\nqr = {qr}\n")).config
+
+
+def test_test_command_runs_the_relay_flow_and_draws_the_qr_code_on_a_terminal(workdir, emulator, redirect_uris, accounts,
+                                                                              account_map, relay):
+    config = relay_test_config(workdir, emulator, redirect_uris, relay, account_map, qr="auto")
+    child = spawn_test("alice@example.com", config)
+    child.expect_exact("Press Enter after you have signed in: ")
+    shown = child.before
+    m = re.search(r"or go straight to (\S+)", shown)
+    assert m and "/oauth2/authorize" not in shown, shown
+    # qr = auto on a terminal: the QR code is drawn, and reads back as the link shown.
+    assert qr_payload(shown) == m.group(1), shown
+    page = Person().sign_in(m.group(1), *ALICE)
+    assert "return to your terminal" in page.text.lower()
+    child.sendline("")
+    out, rc = finish(child)
+    assert rc == 0, out
+    assert "✓ verdict: ALLOWED — allowed (ok)" in out
+    assert re.search(r"^✓ sign-in: flow=relay", out.replace("\r", ""), re.M), out
+    assert f"relay-secret (uid 0, mode 0600)" in out
+
+
+def test_test_command_draws_no_qr_code_with_qr_never(workdir, emulator, redirect_uris, accounts, account_map, relay):
+    config = relay_test_config(workdir, emulator, redirect_uris, relay, account_map, qr="never")
+    child = spawn_test("alice@example.com", config)
+    child.expect_exact("Press Enter after you have signed in: ")
+    shown = child.before
+    assert not any(c in shown for c in "\u2580\u2584\u2588"), shown
+    m = re.search(r"or go straight to (\S+)", shown)
+    Person().sign_in(m.group(1), *ALICE)
+    child.sendline("")
+    out, rc = finish(child)
+    assert rc == 0, out

@@ -14,6 +14,7 @@ import requests
 
 from harness import (ALICE, BOB, PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS, PamSetup, helper_processes, kv_fields,
                      pam_result, sample_pool)
+from qr_decode import qr_payload
 from sshd_harness import Sshd, finish
 
 PROMPT = "Press Enter after you have signed in: "
@@ -299,3 +300,31 @@ def test_sshd_alices_sign_in_cannot_open_bobs_account(sshd, syslog):
     assert status == 255 and "Permission denied" in out, out
     a = sshd_audit_line(syslog, sshd, source)
     assert (a["result"], a["reason"], a["user"]) == ("denied", "account_mismatch", "bob")
+
+
+# ---------------------------------------------------------------- the QR code, decoded for real
+
+@pytest.mark.parametrize("qr, tty, host", [
+    ("always", None, "198.51.100.250"),     # qr = always: even for a remote request
+    ("auto", "/dev/tty1", None),            # qr = auto: a local terminal (PAM_TTY) and no PAM_RHOST
+])
+def test_qr_code_in_the_prompt_decodes_to_the_verification_url(workdir, emulator, redirect_uris, accounts, syslog, qr, tty, host):
+    pam = PamSetup(workdir, emulator, redirect_uris, extra_config=f"flow = device\nqr = {qr}\n")
+    child = pam.pamtester("alice", host, tty=tty)
+    shown, uri, code, complete = read_device_prompt(child)
+    # zbar reads the half blocks as a camera would read the screen: exactly the link shown.
+    assert qr_payload(shown) == complete, shown
+    assert complete.startswith(uri) and code in complete
+    device_sign_in(complete, *ALICE)
+    child.sendline("")
+    assert PAM_SUCCESS in pam_result(child)
+
+
+def test_qr_auto_draws_nothing_for_a_remote_request(workdir, emulator, redirect_uris, accounts, syslog):
+    pam = PamSetup(workdir, emulator, redirect_uris, extra_config="flow = device\nqr = auto\n")
+    child = pam.pamtester("alice", "198.51.100.251", tty="/dev/tty1")
+    shown, _, _, complete = read_device_prompt(child)
+    assert "\u2580" not in shown and "\u2584" not in shown and "\u2588" not in shown
+    device_sign_in(complete, *ALICE)
+    child.sendline("")
+    assert PAM_SUCCESS in pam_result(child)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from harness import ALICE, free_port, sample_pool, write_private
-from relay_harness import HOST_SECRET, RELAY, Person, Postgres, Relay, RelayHost
+from relay_harness import HOST_SECRET, RELAY, Person, Postgres, CertificateAuthority, Relay, RelayHost
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +253,7 @@ def relay_keys():
 def test_man_page_readme_and_sample_document_every_relay_key():
     from harness import ROOT
     keys, re = relay_keys()
-    assert len(keys) == 12, keys
+    assert len(keys) == 14, keys
     man = open(os.path.join(ROOT, "contrib", "man", "cognito-auth-relay.8")).read()
     # The section headed exactly "## The relay …" (not "### The relay package").
     readme = re.split(r"^## The relay\b", open(os.path.join(ROOT, "README.md")).read(), maxsplit=1, flags=re.M)[1].split("\n## ", 1)[0]
@@ -271,3 +271,51 @@ def test_systemd_unit_is_hardened():
     for line in ("User=cognito-relay", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
                  "CapabilityBoundingSet=\n", "ExecStart=/usr/sbin/cognito-auth-relay --config /etc/cognito-auth/relay.conf"):
         assert line in unit, line
+
+
+# ---------------------------------------------------------------- TLS to PostgreSQL (postgres_tls)
+
+@pytest.fixture(scope="module")
+def tls_postgres(workdir):
+    """A PostgreSQL with ssl = on (a test CA's certificate for 127.0.0.1) that takes TCP clients
+    over TLS only."""
+    ca = CertificateAuthority(workdir, name="pg")
+    pg = Postgres(ca=ca).start()
+    yield pg
+    pg.stop()
+
+
+def test_postgres_tls_require_verifies_the_server_against_postgres_ca_file(workdir, emulator, tls_postgres, ports):
+    relay = Relay(workdir, emulator, port=ports["short"], store=tls_postgres.url, name="pg-tls",
+                  extra=f"postgres_tls = require\npostgres_ca_file = {tls_postgres.ca.cert}\n")
+    try:
+        relay.start()     # the schema was created over TLS: the server takes no plain-text TCP client
+        host = RelayHost(relay)
+        grant = host.start()
+        assert host.poll(grant) == (400, {"error": "authorization_pending"})
+        assert tls_postgres.psql("SELECT count(*) FROM relay_sign_ins").strip() == "1"
+        encrypted = tls_postgres.psql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                                      "WHERE a.client_addr IS NOT NULL AND s.ssl").strip()
+        assert int(encrypted) >= 1
+        assert "postgres_tls require" in relay.log()
+    finally:
+        relay.stop()
+
+
+@pytest.mark.parametrize("server, ca", [("plain", True), ("tls", False)])
+def test_postgres_tls_require_refuses_a_server_it_cannot_verify(workdir, emulator, postgres, tls_postgres, ports, server, ca):
+    """`require` against a server without TLS, and against a TLS server whose certificate the
+    relay does not trust (no postgres_ca_file: the system store): the relay does not start."""
+    pg = postgres if server == "plain" else tls_postgres
+    extra = "postgres_tls = require\n" + (f"postgres_ca_file = {tls_postgres.ca.cert}\n" if ca else "")
+    relay = Relay(workdir, emulator, port=ports["short"], store=pg.url, name=f"pg-refused-{server}", extra=extra)
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            relay.start(timeout=40)
+        assert "relay exited" in str(refused.value), refused.value
+        log = relay.log()
+        assert "no connection to the PostgreSQL store" in log, log
+        assert any(w in log.lower() for w in ("sslunsupported", "certificate", "handshake")), log   # the pool's reason
+        assert pg.password not in log
+    finally:
+        relay.stop()

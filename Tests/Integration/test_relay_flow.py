@@ -11,7 +11,7 @@ import pytest
 
 from harness import (ALICE, BOB, PAM_AUTH_ERR, PAM_SERVICE_ERR, PAM_SUCCESS, PamSetup, free_port, helper_processes,
                      pam_result, sample_pool, write_private)
-from relay_harness import HOST_SECRET, Person, Relay
+from relay_harness import HOST_SECRET, Person, Postgres, Relay
 from sshd_harness import Sshd
 from test_device_flow import one_audit_line, read_device_prompt, ssh_device_sign_in, sshd_audit_line
 
@@ -28,9 +28,14 @@ def relay_port():
 
 
 @pytest.fixture(scope="module")
-def emulator(redirect_uris, relay_port):
-    # Cognito's app client has the relay's callback registered, as README's relay install says.
-    with sample_pool(redirect_uris + [f"http://127.0.0.1:{relay_port}/callback"]) as e:
+def pg_relay_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def emulator(redirect_uris, relay_port, pg_relay_port):
+    # Cognito's app client has the relays' callbacks registered, as README's relay install says.
+    with sample_pool(redirect_uris + [f"http://127.0.0.1:{p}/callback" for p in (relay_port, pg_relay_port)]) as e:
         yield e
 
 
@@ -105,14 +110,41 @@ def test_wrong_host_secret_is_a_configuration_error(workdir, emulator, redirect_
     assert "invalid_client" in relay.log() or "host secret" in relay.log()
 
 
-def test_person_who_walks_away_is_a_timeout_and_no_helper_is_left(workdir, emulator, redirect_uris, accounts, syslog, relay):
+@pytest.fixture(scope="module")
+def postgres():
+    pg = Postgres().start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["memory", "postgresql"])
+def walkaway_relay(request, workdir, emulator, relay, pg_relay_port):
+    """The module's memory-store relay, or one on a real PostgreSQL (with the store to look into)."""
+    if request.param == "memory":
+        yield relay, None
+        return
+    pg = request.getfixturevalue("postgres")
+    r = Relay(workdir, emulator, port=pg_relay_port, store=pg.url, name="flow-relay-pg")
+    try:
+        yield r.start(), pg
+    finally:
+        r.stop()
+
+
+def test_person_who_walks_away_is_a_timeout_and_no_helper_is_left(workdir, emulator, redirect_uris, accounts, syslog,
+                                                                  walkaway_relay):
+    """Both sides give up by login_timeout: the helper (audit line, process gone) and the relay,
+    which the helper told how long it waits (`expires_in`): the person who comes back to the
+    relay's page later is told the sign-in expired, and the store holds the row as expired (or
+    has purged it). The relay's code_lifetime (600 s) is far longer than login_timeout here."""
+    relay, pg = walkaway_relay
     login_timeout = 10
     pam = PamSetup(workdir, emulator, redirect_uris, login_timeout=login_timeout,
-                   extra_config=relay_config(workdir, relay, name="walkaway-secret"))
+                   extra_config=relay_config(workdir, relay, name=f"walkaway-secret-{relay.port}"))
     host = rhost()
     started = time.monotonic()
     child = pam.pamtester("alice", host)
-    read_device_prompt(child)
+    _, _, code, complete = read_device_prompt(child)
     helpers = helper_processes()
     lines = syslog.audit_lines(f"rhost={host}", timeout=login_timeout + 8)
     assert len(lines) == 1 and "result=timeout" in lines[0], lines
@@ -123,6 +155,19 @@ def test_person_who_walks_away_is_a_timeout_and_no_helper_is_left(workdir, emula
     assert not set(helpers) & set(helper_processes())
     child.sendline("")
     assert PAM_SUCCESS not in pam_result(child)
+
+    # The person comes back after the host gave up: the relay's code page refuses the code.
+    late = Person(forwarded_for=f"192.0.2.{next(_rhost) % 200 + 20}").enter_code(complete)
+    assert late.status_code == 400, late.text[:300]
+    assert "This sign-in has expired; start again at your terminal." in late.text, late.text[:600]
+    assert "user code expired" in relay.log()
+    if pg is not None:
+        stored = code.replace("-", "")
+        rows = pg.psql(f"SELECT expires_at - created_at, expires_at <= (extract(epoch from clock_timestamp()) * 1000)::bigint "
+                       f"FROM relay_sign_ins WHERE user_code = '{stored}'").split()
+        if rows:   # not purged yet: kept no longer than the host waited, and already dead
+            lifetime_ms, dead = rows[0].split("|")
+            assert int(lifetime_ms) <= login_timeout * 1000 and dead == "t", rows
 
 
 # ---------------------------------------------------------------- through a real sshd

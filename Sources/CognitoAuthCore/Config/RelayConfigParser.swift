@@ -6,6 +6,12 @@ public struct RelayConfig: Sendable, Equatable {
         case memory
         case postgresql(PostgresURL)
     }
+    /// `postgres_tls`: how the PostgreSQL store's connections use TLS. `require` and `prefer`
+    /// verify the server's certificate and name (against `postgres_ca_file`, or the system store);
+    /// `prefer` falls back to plain text only when the server offers no TLS at all.
+    public enum PostgresTLS: String, Sendable, Equatable, CaseIterable {
+        case require, prefer, disable
+    }
     public var path: String
     public var listenHost: String
     public var listenPort: Int
@@ -16,6 +22,9 @@ public struct RelayConfig: Sendable, Equatable {
     public var store: Store
     public var codeLifetime: Int
     public var maxCodeAttempts: Int
+    /// Only with `store = postgresql://…`; default `require`, or `disable` for a loopback host.
+    public var postgresTLS: PostgresTLS = .disable
+    public var postgresCAFile: String? = nil
 
     public var verificationURI: String { publicURL + "/d" }
     public var callbackURI: String { publicURL + "/callback" }
@@ -88,7 +97,7 @@ public enum RelayConfigParser {
     public static let maxBytes = 65_536
     static let keys: Set<String> = [
         "listen", "public_url", "region", "user_pool_id", "client_id", "issuer", "discovery_url", "ca_file",
-        "host_secret_file", "store", "code_lifetime", "max_code_attempts",
+        "host_secret_file", "store", "code_lifetime", "max_code_attempts", "postgres_tls", "postgres_ca_file",
     ]
 
     public static func parse(_ text: String, path: String) throws(ConfigError) -> RelayConfig {
@@ -119,11 +128,42 @@ public enum RelayConfigParser {
             }
             store = .postgresql(url)
         }
-        return RelayConfig(
+        var config = RelayConfig(
             path: path, listenHost: String(listen[..<colon]), listenPort: port, publicURL: publicURL, provider: provider,
             hostSecretFile: secretFile, store: store,
             codeLifetime: try r.seconds("code_lifetime", default: 600, range: 10...3600),
             maxCodeAttempts: try r.number("max_code_attempts", default: 5, range: 1...100))
+        let tlsText = try r.optional("postgres_tls")
+        let caFile = try r.absolutePath("postgres_ca_file")
+        switch store {
+        case .memory:
+            if tlsText != nil || caFile != nil {
+                let key = tlsText != nil ? "postgres_tls" : "postgres_ca_file"
+                throw r.fail(r.line(key), key, "is used only with store = postgresql://…")
+            }
+        case .postgresql(let url):
+            if let t = tlsText {
+                guard let mode = RelayConfig.PostgresTLS(rawValue: t) else {
+                    throw r.fail(r.line("postgres_tls"), "postgres_tls", "must be require, prefer or disable, got '\(t)'")
+                }
+                config.postgresTLS = mode
+            } else {
+                // A database on this machine is reached without a network in between.
+                config.postgresTLS = isLoopback(url.host) ? .disable : .require
+            }
+            if caFile != nil, config.postgresTLS == .disable {
+                throw r.fail(r.line("postgres_ca_file"), "postgres_ca_file", "needs postgres_tls = require or prefer")
+            }
+            config.postgresCAFile = caFile
+        }
+        return config
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost: the only hosts `postgres_tls` defaults to `disable` for.
+    public static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { Syntax.isDigits($0) && (1...3).contains($0.count) && (Int($0) ?? 256) <= 255 }
     }
 
     static func isListenHost(_ s: Substring) -> Bool {

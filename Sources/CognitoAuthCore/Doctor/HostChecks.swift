@@ -17,6 +17,8 @@ public enum FileRole: Sendable, Equatable {
     /// The config itself; `inlineSecret` when it holds `client_secret`.
     case config(inlineSecret: Bool)
     case clientSecret
+    /// `relay_secret_file` (flow = relay): the fleet's host secret, held like the client secret.
+    case relaySecret
     case accountMap
     case caFile
     case cacheDir
@@ -26,6 +28,7 @@ public enum FileRole: Sendable, Equatable {
         switch self {
         case .config: return "config"
         case .clientSecret: return "client_secret_file"
+        case .relaySecret: return "relay_secret_file"
         case .accountMap: return "account_map"
         case .caFile: return "ca_file"
         case .cacheDir: return "cache_dir"
@@ -56,6 +59,8 @@ public enum FileCheck {
                 return .fail(.config, check, missing, fix: "install -m 0600 -o root -g root contrib/config/cognito-auth.conf \(path)   # then edit it")
             case .clientSecret:
                 return .fail(.config, check, missing, fix: "install -m 0600 -o root -g root /dev/null \(path)   # then write the app client secret into it")
+            case .relaySecret:
+                return .fail(.config, check, missing, fix: "install -m 0600 -o root -g root /dev/null \(path)   # then write the fleet's relay host secret into it")
             default:
                 return .fail(.config, check, missing, fix: "create \(path), or change \(role.key) in the config")
             }
@@ -87,7 +92,7 @@ public enum FileCheck {
                              fix: "chmod 600 \(path)   (or move the secret to client_secret_file)")
             }
             return .pass(.config, check, "owner \(ownerName), mode \(mode)")
-        case .clientSecret:
+        case .clientSecret, .relaySecret:
             if f.uid != owner || groupOtherAny {
                 return .fail(.config, check, "owner uid \(f.uid), mode \(mode): a secret must be owned by \(ownerName) and readable by no one else",
                              fix: "\(chown)chmod 600 \(path)")
@@ -193,6 +198,30 @@ public enum ClockCheck {
                          fix: fix)
         }
         return .pass(.clock, check, "within clock_skew (\(clockSkew) s) of \(source): offset \(shown)")
+    }
+}
+
+/// What `flow` needs beyond the config (DESIGN.md §7): the IdP's device endpoint for `device`,
+/// a relay that answers for `relay`. Judged from what the runtime fetched.
+public enum FlowCheck {
+    /// flow = device: discovery must list `device_authorization_endpoint`.
+    public static func deviceEndpoint(_ endpoint: String?, discoveryURL: String) -> DoctorFinding {
+        guard let endpoint else {
+            // A configuration error, as the helper reports it (PAM_SERVICE_ERR): the IdP is fine.
+            return .fail(.config, "flow device", "discovery (\(discoveryURL)) lists no device_authorization_endpoint: this IdP has no RFC 8628 device flow and every sign-in would fail",
+                         fix: "use flow = relay with cognito-auth-relay (Amazon Cognito has no device endpoint), or flow = code")
+        }
+        return .pass(.idp, "flow device", "device_authorization_endpoint \(endpoint)")
+    }
+
+    /// flow = relay: `GET <relay_url>/healthz` answered (`status`), or could not be asked (`error`).
+    public static func relayHealth(_ url: String, status: Int?, error: String?) -> DoctorFinding {
+        let fix = "check that cognito-auth-relay runs and that this host reaches it (relay_url, ca_file, firewall): curl -sS \(url)"
+        if let error { return .fail(.idp, "relay", "\(url) unreachable: \(error)", fix: fix) }
+        guard status == 200 else {
+            return .fail(.idp, "relay", "\(url) answered HTTP \(status.map(String.init) ?? "?"), not 200", fix: fix)
+        }
+        return .pass(.idp, "relay", "\(url) answered 200")
     }
 }
 

@@ -11,18 +11,47 @@ public enum RelayRequests {
         (relayURL.hasSuffix("/") ? String(relayURL.dropLast()) : relayURL) + "/" + path
     }
 
+    /// The `user` field when no account is named (`cognito-auth test` and `demo` sign in before any
+    /// account is known): the relay needs one (printable ASCII, no spaces), and its confirmation
+    /// page shows it to the person.
+    public static let noAccountNamed = "(cognito-auth-test)"
+
+    /// The largest `expires_in` a host asks for (login_timeout's own upper bound).
+    public static let maxRequestedLifetime = 3600
+
     /// `POST /device_authorization`: only the PKCE challenge leaves the host, never the verifier.
+    /// `waitSeconds` is how long this host will wait for the sign-in (what is left of its
+    /// login_timeout), sent as `expires_in` so the relay gives up when the host does (ARCHITECTURE.md
+    /// §7, an addition to DESIGN.md §7's form). Rounded down, so the relay never outlasts the host.
     public static func deviceAuthorizationForm(secrets: SignInSecrets, scopes: [String], host: String, user: String,
-                                               rhost: String) -> [(String, String)] {
+                                               rhost: String, waitSeconds: Int) -> [(String, String)] {
         [
             ("code_challenge", secrets.codeChallenge),
             ("code_challenge_method", "S256"),
             ("nonce", secrets.nonce),
             ("scope", scopes.joined(separator: " ")),
             ("host", host),
-            ("user", user),
+            ("user", user.isEmpty ? noAccountNamed : user),
             ("rhost", rhost),
+            ("expires_in", String(min(max(waitSeconds, 1), maxRequestedLifetime))),
         ]
+    }
+
+    /// The relay's reading of the optional `expires_in` field: absent (`.success(nil)`), whole
+    /// seconds 1…3600 written as plain digits, or not acceptable (`.failure`, a 400).
+    public static func requestedLifetime(_ field: String?) -> Result<Int?, Refusal> {
+        guard let field else { return .success(nil) }
+        guard (1...4).contains(field.utf8.count), Syntax.isDigits(Substring(field)), let n = Int(field),
+              (1...maxRequestedLifetime).contains(n) else {
+            return .failure(Refusal(.deviceAuthorizationFailed, "expires_in is not whole seconds 1-\(maxRequestedLifetime)"))
+        }
+        return .success(n)
+    }
+
+    /// How long the relay keeps a sign-in: its own `code_lifetime`, shortened to what the host said
+    /// it will wait.
+    public static func lifetime(codeLifetime: Int, requested: Int?) -> Int {
+        requested.map { min($0, codeLifetime) } ?? codeLifetime
     }
 
     /// `POST /token`, one poll.
