@@ -180,8 +180,27 @@ public struct PostgresRelayStore: RelayStore {
         return .expired
     }
 
-    public func record(event: String, key: String, at: Int64) async throws {
-        try await client.query("INSERT INTO relay_events (event, key, at) VALUES (\(event), \(key), \(at))", logger: logger)
+    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool {
+        let lockName = event + " " + key
+        return try await client.withTransaction(logger: logger) { conn in
+            // One transaction at a time per (event, key), across instances; each statement after the
+            // lock reads a fresh snapshot (READ COMMITTED), so the count sees every place taken so far.
+            try await conn.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockName), 0))", logger: logger)
+            let rows = try await conn.query(
+                "SELECT count(*) FROM relay_events WHERE event = \(event) AND key = \(key) AND at > \(since)", logger: logger)
+            var taken: Int64 = 0
+            for try await n in rows.decode(Int64.self) { taken = n }
+            guard taken < Int64(limit) else { return false }
+            try await conn.query("INSERT INTO relay_events (event, key, at) VALUES (\(event), \(key), \(at))", logger: logger)
+            return true
+        }
+    }
+
+    public func release(event: String, key: String, at: Int64) async throws {
+        try await client.query("""
+            DELETE FROM relay_events WHERE ctid = (SELECT ctid FROM relay_events
+                                                   WHERE event = \(event) AND key = \(key) AND at = \(at) LIMIT 1)
+            """, logger: logger)
     }
 
     public func count(event: String, key: String, since: Int64) async throws -> Int {

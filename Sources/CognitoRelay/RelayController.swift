@@ -237,11 +237,11 @@ struct RelayController<Store: RelayStore>: Sendable {
 
         let now = settings.now()
         purger.maybePurge(store: store, now: now, logger: ctx.logger)
-        if try await store.count(event: "device_authorization", key: key, since: now - 60_000) >= RelaySettings.deviceAuthorizationsPerMinute {
+        guard try await store.admit(event: "device_authorization", key: key, at: now, since: now - 60_000,
+                                    limit: RelaySettings.deviceAuthorizationsPerMinute) else {
             throw refuse(req, ctx, "over \(RelaySettings.deviceAuthorizationsPerMinute) device authorizations a minute for host secret \(key)",
                          jsonResponse(.tooManyRequests, ["error": .string("slow_down")], extra: [.retryAfter: "60"]))
         }
-        try await store.record(event: "device_authorization", key: key, at: now)
 
         var rng = SystemRandomNumberGenerator()
         let deviceCode = Secrets.random(bytes: 32)
@@ -331,10 +331,10 @@ struct RelayController<Store: RelayStore>: Sendable {
         return htmlResponse(.ok, Pages.codeForm(csrf: token, prefill: typed, message: nil), cookies: cookies)
     }
 
-    /// A wrong, used or expired code: counted against the address, and the form again (or 429).
+    /// A wrong, used or expired code (already counted against the address by `submittedCode`):
+    /// the form again, or 429 once that was the last place.
     func wrongCode(_ req: Request, _ ctx: RelayRequestContext, now: Int64, reason: String,
                    message: String = "That code is not valid. Check the code in your terminal; it expires after a few minutes.") async throws -> Refused {
-        try await store.record(event: "wrong_code", key: lockoutKey(req, ctx), at: now)
         if try await lockedOut(req, ctx, now: now) {
             return refuse(req, ctx, "\(reason); \(config.maxCodeAttempts) wrong codes, locked out for 10 minutes", tooMany)
         }
@@ -356,11 +356,22 @@ struct RelayController<Store: RelayStore>: Sendable {
     func submittedCode(_ req: Request, _ ctx: RelayRequestContext) async throws -> (form: [String: String], code: String, now: Int64) {
         let f = try await checkedForm(req, ctx)
         let now = settings.now()
-        if try await lockedOut(req, ctx, now: now) { throw refuse(req, ctx, "address locked out after wrong codes", tooMany) }
+        // Every submission takes one of the address's max_code_attempts places before its code is
+        // looked at, in one step with the count, so guesses sent at once cannot overrun the limit;
+        // a code that turns out usable gives its place back (`usable`).
+        guard try await store.admit(event: "wrong_code", key: lockoutKey(req, ctx), at: now,
+                                    since: now - RelaySettings.attemptWindowMs, limit: config.maxCodeAttempts) else {
+            throw refuse(req, ctx, "address locked out after wrong codes", tooMany)
+        }
         guard let code = f["code"].flatMap(UserCode.normalize) else {
             throw try await wrongCode(req, ctx, now: now, reason: "user code malformed")
         }
         return (f, code, now)
+    }
+
+    /// The submitted code was usable: its place among the wrong codes is given back.
+    func usable(_ req: Request, _ ctx: RelayRequestContext, now: Int64) async throws {
+        try await store.release(event: "wrong_code", key: lockoutKey(req, ctx), at: now)
     }
 
     func codeSubmitted(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
@@ -368,6 +379,7 @@ struct RelayController<Store: RelayStore>: Sendable {
         guard let record = try await store.pending(userCode: code, now: now) else {
             throw try await unusableCode(req, ctx, code: code, now: now)
         }
+        try await usable(req, ctx, now: now)
         let (token, cookies) = csrf(req)
         return htmlResponse(.ok, Pages.confirm(csrf: token, record: record), cookies: cookies)
     }
@@ -379,6 +391,7 @@ struct RelayController<Store: RelayStore>: Sendable {
             guard try await store.deny(userCode: code, now: now) else {
                 throw try await unusableCode(req, ctx, code: code, now: now)
             }
+            try await usable(req, ctx, now: now)
             ctx.logger.notice("relay: the person refused the sign-in addr=\(clientAddress(req, ctx))")
             return htmlResponse(.ok, Pages.message("Sign-in refused", "Nobody is signed in with this code. You can close this page."))
         case "continue":
@@ -386,6 +399,7 @@ struct RelayController<Store: RelayStore>: Sendable {
             guard let record = try await store.confirm(userCode: code, stateHash: Secrets.digest(state), now: now) else {
                 throw try await unusableCode(req, ctx, code: code, now: now)
             }
+            try await usable(req, ctx, now: now)
             let url = AuthorizeURL.build(endpoint: settings.authorizeEndpoint, clientId: config.provider.clientId,
                                          redirectURI: config.callbackURI, scope: record.scope, state: state,
                                          nonce: record.nonce, codeChallenge: record.codeChallenge)

@@ -61,7 +61,12 @@ public protocol RelayStore: Sendable {
     /// `expired_token`, as for an unknown device code.
     func poll(deviceHash: String, hostKey: String, now: Int64, minGap: Int64) async throws -> PollAnswer
     /// Counted events (wrong user codes per address, device authorizations per host secret).
-    func record(event: String, key: String, at: Int64) async throws
+    /// `admit` records one at `at` unless `limit` of them already happened after `since`, as one
+    /// step: concurrent requests, on one instance or on several sharing the store, cannot both take
+    /// the last place (a count followed by a record let 611 of 600 through under 64 at once).
+    func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool
+    /// Gives back one place `admit` took at `at` (a code that turned out usable is no wrong code).
+    func release(event: String, key: String, at: Int64) async throws
     func count(event: String, key: String, since: Int64) async throws -> Int
     /// Deletes expired sign-ins and events older than `eventsBefore`.
     func purge(now: Int64, eventsBefore: Int64) async throws
@@ -150,8 +155,17 @@ public actor MemoryRelayStore: RelayStore {
         if let s = r.stateHash { deviceByState[s] = nil }
     }
 
-    public func record(event: String, key: String, at: Int64) async throws {
-        events[event + " " + key, default: []].append(at)
+    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool {
+        // One actor call with no suspension in it: nothing runs on this store between the count and the append.
+        let k = event + " " + key
+        guard (events[k]?.reduce(0) { $0 + ($1 > since ? 1 : 0) } ?? 0) < limit else { return false }
+        events[k, default: []].append(at)
+        return true
+    }
+
+    public func release(event: String, key: String, at: Int64) async throws {
+        let k = event + " " + key
+        if let i = events[k]?.firstIndex(of: at) { events[k]?.remove(at: i) }
     }
 
     public func count(event: String, key: String, since: Int64) async throws -> Int {

@@ -224,6 +224,54 @@ struct RelayRouteTests {
         }
     }
 
+    @Test func rightCodesGiveTheirPlaceBack() async throws {
+        let h = try Harness(maxAttempts: 3)
+        try await h.app.test(.router) { client in
+            let jar = Jar()
+            // An admin signing in to five hosts in a row from one address is not locked out.
+            for _ in 0..<5 {
+                let (_, user) = try await startSignIn(client)
+                #expect(try await enterCode(client, jar, user).status == .ok)
+            }
+            #expect(try await enterCode(client, jar, "BBBB-BBBB").status == .badRequest)
+            #expect(try await enterCode(client, jar, "CCCC-CCCC").status == .badRequest)
+            #expect(try await enterCode(client, jar, "DDDD-DDDD").status == .tooManyRequests)
+        }
+    }
+
+    /// Guesses sent at once: each takes its place before its code is looked at, so no more than
+    /// max_code_attempts are ever looked at in a window, however they interleave.
+    @Test func wrongCodesSentAtOnceNeverOverrunTheLimit() async throws {
+        let h = try Harness(maxAttempts: 4)
+        try await h.app.test(.router) { client in
+            _ = try await startSignIn(client)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for i in 0..<40 {
+                    group.addTask { try await enterCode(client, Jar(), i % 2 == 0 ? "BBBB-BBBB" : "CCCC-CCCC").status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .badRequest }.count == 3)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 37)
+            #expect(try await h.store.count(event: "wrong_code", key: ClientAddress.lockoutKey("unknown"), since: 0) == 4)   // the test router has no peer address
+        }
+    }
+
+    @Test func admitTakesExactlyTheLimitUnderConcurrency() async throws {
+        let store = MemoryRelayStore()
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                group.addTask { try await store.admit(event: "device_authorization", key: "k", at: 1_000 + Int64(i), since: 0, limit: 25) }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 25)
+        #expect(try await store.count(event: "device_authorization", key: "k", since: 0) == 25)
+        try await store.release(event: "device_authorization", key: "k", at: 1_000)
+        #expect(try await store.count(event: "device_authorization", key: "k", since: 0) == 24)
+        #expect(try await store.admit(event: "device_authorization", key: "other", at: 5, since: 0, limit: 25))
+    }
+
     /// Over a real socket from loopback (the TLS terminator's place), so X-Forwarded-For names the
     /// client: wrong codes from anywhere in one IPv6 /64 count together; IPv4 counts per address.
     @Test func wrongCodesAreCountedPerIPv6SlashSixtyFour() async throws {
