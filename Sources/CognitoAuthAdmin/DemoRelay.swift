@@ -172,9 +172,21 @@ public enum DemoChildren {
         removeArgv = nil
     }
 
+    /// An empty environment for the handler's rm, made before any handler is installed.
+    nonisolated(unsafe) static let noEnvironment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let envp = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 1)
+        envp[0] = nil
+        return envp
+    }()
+
     static func install() {
         guard !installed else { return }
         installed = true
+        // What the handler reads exists before it can run (Swift initialises globals lazily, and a
+        // handler must not allocate). Its fork is the one call that is not async-signal-safe in a
+        // threaded process; vfork is unavailable to Swift. Demo only: its secrets are throw-away.
+        _ = slots
+        _ = noEnvironment
         for sig in [SIGTERM, SIGHUP, SIGINT] {
             signal(sig) { sig in
                 if DemoChildren.slots.0 > 0 { kill(DemoChildren.slots.0, SIGTERM) }
@@ -182,8 +194,7 @@ public enum DemoChildren {
                 if let argv = DemoChildren.removeArgv, let rm = argv[0] {
                     let child = fork()
                     if child == 0 {
-                        var none: [UnsafeMutablePointer<CChar>?] = [nil]
-                        execve(rm, argv, &none)
+                        execve(rm, argv, DemoChildren.noEnvironment)
                         _exit(127)
                     }
                     if child > 0 { var status: Int32 = 0; waitpid(child, &status, 0) }

@@ -44,6 +44,9 @@ final class LineReader {
     let maxLine: Int
     let window: SecretWindow
     private(set) var eof = false
+    /// After a line refused as too long, its rest is dropped up to its newline, so it does not
+    /// become the next answer.
+    private var skipping = false
 
     init(fd: Int32, maxLine: Int) {
         self.fd = fd
@@ -67,6 +70,11 @@ final class LineReader {
     }
 
     private func takeLine() -> Line? {
+        if skipping {
+            guard let nl = window.withBytes({ $0.firstIndex(of: UInt8(ascii: "\n")) }) else { window.wipe(); return nil }
+            window.consume(nl + 1)
+            skipping = false
+        }
         let found = window.withBytes { raw -> (line: [UInt8], length: Int)? in
             guard let nl = raw.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
             return (nl < maxLine ? Array(raw[..<nl]) : [], nl)
@@ -75,7 +83,10 @@ final class LineReader {
             window.consume(found.length + 1)
             return found.length >= maxLine ? .tooLong : .line(found.line)
         }
-        return window.count >= maxLine ? .tooLong : nil
+        guard window.count >= maxLine else { return nil }
+        window.wipe()
+        skipping = true
+        return .tooLong
     }
 
     enum Wait { case line([UInt8]), eof, tooLong, timedOut, interrupted }

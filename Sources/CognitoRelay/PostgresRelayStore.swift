@@ -12,7 +12,7 @@ public struct PostgresRelayStore: RelayStore {
     let logger: Logger
 
     /// - Parameters:
-    ///   - tls: `postgres_tls`; `require` and `prefer` verify the server's certificate chain and
+    ///   - tls: `postgres_tls`; `require` verifies the server's certificate chain and
     ///     its name (or IP address) as written in `store`, against `caFile` (PEM) or the system store.
     public init(url: PostgresURL, tls: RelayConfig.PostgresTLS, caFile: String?, logger: Logger) throws {
         let configuration = PostgresClient.Configuration(
@@ -26,12 +26,12 @@ public struct PostgresRelayStore: RelayStore {
         switch mode {
         case .disable:
             return .disable
-        case .require, .prefer:
+        case .require:
             var t = TLSConfiguration.makeClientConfiguration()
             t.certificateVerification = .fullVerification
             t.minimumTLSVersion = .tlsv12
             if let caFile { t.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
-            return mode == .require ? .require(t) : .prefer(t)
+            return .require(t)
         }
     }
 
@@ -183,8 +183,11 @@ public struct PostgresRelayStore: RelayStore {
     public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool {
         let lockName = event + " " + key
         return try await client.withTransaction(logger: logger) { conn in
-            // One transaction at a time per (event, key), across instances; each statement after the
-            // lock reads a fresh snapshot (READ COMMITTED), so the count sees every place taken so far.
+            // One transaction at a time per (event, key), across instances. Under READ COMMITTED (set
+            // here, whatever the database's default_transaction_isolation says) each statement after
+            // the lock reads a fresh snapshot, so the count sees every place taken so far; under
+            // REPEATABLE READ the snapshot would predate the wait and miss them.
+            try await conn.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", logger: logger)
             try await conn.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockName), 0))", logger: logger)
             let rows = try await conn.query(
                 "SELECT count(*) FROM relay_events WHERE event = \(event) AND key = \(key) AND at > \(since)", logger: logger)

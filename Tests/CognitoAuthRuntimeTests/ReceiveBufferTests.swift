@@ -103,6 +103,19 @@ struct ReceiveBufferTests {
         #expect(reader.window.storage().allSatisfy { $0 == 0 })
     }
 
+    @Test func theRestOfATooLongLineIsNotTheNextAnswer() {
+        let pair = Pair()
+        let reader = LineReader(fd: pair.fds[1], maxLine: 64)
+        pair.write([UInt8](repeating: UInt8(ascii: "x"), count: 200) + Array("\nnext answer\n".utf8))
+        guard case .tooLong = reader.next(until: .after(seconds: 5), serving: nil) else {
+            Issue.record("an over-long line was accepted"); return
+        }
+        guard case .line(let bytes) = reader.next(until: .after(seconds: 5), serving: nil) else {
+            Issue.record("no line after the over-long one"); return
+        }
+        #expect(bytes == Array("next answer".utf8))
+    }
+
     @Test func lineReaderTakesALineJustUnderTheCap() {
         let pair = Pair()
         pair.write([UInt8](repeating: UInt8(ascii: "y"), count: 63) + [10])

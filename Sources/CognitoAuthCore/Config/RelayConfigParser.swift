@@ -6,11 +6,11 @@ public struct RelayConfig: Sendable, Equatable {
         case memory
         case postgresql(PostgresURL)
     }
-    /// `postgres_tls`: how the PostgreSQL store's connections use TLS. `require` and `prefer`
-    /// verify the server's certificate and name (against `postgres_ca_file`, or the system store);
-    /// `prefer` falls back to plain text only when the server offers no TLS at all.
+    /// `postgres_tls`: how the PostgreSQL store's connections use TLS. `require` verifies the
+    /// server's certificate and name (against `postgres_ca_file`, or the system store). There is no
+    /// `prefer`: whoever sits between relay and database can answer "no TLS" and read the codes.
     public enum PostgresTLS: String, Sendable, Equatable, CaseIterable {
-        case require, prefer, disable
+        case require, disable
     }
     public var path: String
     public var listenHost: String
@@ -144,7 +144,7 @@ public enum RelayConfigParser {
         case .postgresql(let url):
             if let t = tlsText {
                 guard let mode = RelayConfig.PostgresTLS(rawValue: t) else {
-                    throw r.fail(r.line("postgres_tls"), "postgres_tls", "must be require, prefer or disable, got '\(t)'")
+                    throw r.fail(r.line("postgres_tls"), "postgres_tls", "must be require or disable, got '\(t)'")
                 }
                 config.postgresTLS = mode
             } else {
@@ -152,7 +152,7 @@ public enum RelayConfigParser {
                 config.postgresTLS = isLoopback(url.host) ? .disable : .require
             }
             if caFile != nil, config.postgresTLS == .disable {
-                throw r.fail(r.line("postgres_ca_file"), "postgres_ca_file", "needs postgres_tls = require or prefer")
+                throw r.fail(r.line("postgres_ca_file"), "postgres_ca_file", "needs postgres_tls = require")
             }
             config.postgresCAFile = caFile
         }

@@ -1,11 +1,15 @@
 /// The key cognito-auth-relay counts wrong user codes under (ARCHITECTURE.md §7): an IPv4 address
 /// as itself, an IPv6 address by its /64. One IPv6 subscriber usually holds a whole /64, so a
 /// per-address count would let them draw a fresh address for every guess. IPv4-mapped IPv6
-/// (`::ffff:192.0.2.1`) counts as the IPv4 address. Text that is not an address is its own key.
+/// (`::ffff:192.0.2.1`) counts as the IPv4 address. A port a terminator may append to an IPv4
+/// address (`192.0.2.1:5678`) is dropped, so a fresh source port is no fresh count; text that is
+/// still no address shares the one key `unparsable` (one bucket, never one per variant).
 public enum ClientAddress {
+    public static let unparsable = "unparsable"
+
     public static func lockoutKey(_ address: String) -> String {
-        if let v4 = ipv4(Substring(address)) { return v4.map(String.init).joined(separator: ".") }
-        guard let groups = ipv6(address) else { return address }
+        if let v4 = ipv4(Substring(address)) ?? ipv4WithPort(address) { return v4.map(String.init).joined(separator: ".") }
+        guard let groups = ipv6(address) else { return unparsable }
         if groups[0..<5].allSatisfy({ $0 == 0 }) && groups[5] == 0xFFFF {
             return [groups[6] >> 8, groups[6] & 0xFF, groups[7] >> 8, groups[7] & 0xFF].map(String.init).joined(separator: ".")
         }
@@ -14,6 +18,13 @@ public enum ClientAddress {
 
     static func isHex(_ b: UInt8) -> Bool {
         Syntax.isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
+    }
+
+    /// `a.b.c.d:port`, port 1-5 digits.
+    static func ipv4WithPort(_ s: String) -> [UInt16]? {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, (1...5).contains(parts[1].utf8.count), Syntax.isDigits(parts[1]) else { return nil }
+        return ipv4(parts[0])
     }
 
     /// Dotted quad, each part 1-3 decimal digits ≤ 255.
