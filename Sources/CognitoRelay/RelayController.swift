@@ -33,6 +33,9 @@ public struct RelaySettings: Sendable {
     public static let deviceAuthorizationsPerMinute = 600
     /// Request bodies: forms of a few short fields.
     public static let maxBodyBytes = 8192
+    /// A request, head and body, must arrive within this many seconds of the connection opening or
+    /// of the previous answer on it (`RequestDeadlineHandler`).
+    public static let requestSeconds: Int64 = 10
 
     public init(config: RelayConfig, hostSecrets: [String], authorizeEndpoint: String,
                 now: @escaping @Sendable () -> Int64) {
@@ -158,6 +161,10 @@ struct RelayController<Store: RelayStore>: Sendable {
         }
         let type = req.headers[.contentType] ?? ""
         guard type.lowercased().hasPrefix("application/x-www-form-urlencoded") else { throw bad("body is not a form") }
+        // A body announced over the cap is refused at once, not waited for.
+        if let announced = req.headers[.contentLength], announced.utf8.count > 9 || (Int(announced) ?? 0) > RelaySettings.maxBodyBytes {
+            throw bad("body over \(RelaySettings.maxBodyBytes) bytes", .contentTooLarge)
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await req.body.collect(upTo: RelaySettings.maxBodyBytes)

@@ -1,0 +1,82 @@
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Closes a connection whose next request has not arrived whole, head and body, within `seconds`
+/// of the connection opening or of the relay's previous answer on it. Hummingbird's idle timeout
+/// alone counts every body part as activity, so a client that sends a form one byte at a time
+/// (slowloris) could hold a connection and its task for hours; with this it holds one for
+/// `seconds` at most. The clock stops while a complete request is being answered.
+final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let seconds: Int64
+    let logger: Logger
+    private var timer: Scheduled<Void>?
+    /// A request head was read and its end has not come yet.
+    private var midRequest = false
+    /// Complete requests whose answers are not finished.
+    private var answering = 0
+
+    init(seconds: Int64, logger: Logger) {
+        self.seconds = seconds
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: midRequest = true
+        case .body: break
+        case .end:
+            midRequest = false
+            answering += 1
+            disarm()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            answering = max(0, answering - 1)
+            if answering == 0 { arm(context) }
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(seconds)) {
+            self.timer = nil
+            if self.midRequest {
+                // A head without its body in time; an idle keep-alive connection closes silently.
+                let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
+                self.logger.notice("relay: closed a connection: request body not complete within \(self.seconds) s addr=\(peer)")
+            }
+            context.close(promise: nil)
+        }
+    }
+}
