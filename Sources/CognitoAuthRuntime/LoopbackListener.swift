@@ -13,6 +13,8 @@ import Glibc
 /// served concurrently and without blocking from the caller's wait loop (`pollServing`): up to
 /// `maxConnections` at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped when
 /// a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
+/// What a new connection brought is read when it is accepted, and ready connections are read
+/// before new ones are accepted: a flood of connections cannot push the browser's out unread.
 public final class LoopbackListener: WaitService {
     public static let maxConnections = 32
     public static let maxRequestBytes = 16_384
@@ -119,9 +121,9 @@ public final class LoopbackListener: WaitService {
         return others.filter(ready.contains)
     }
 
-    /// Accepts on the ready listening sockets, reads from the ready connections, drops expired ones.
+    /// Reads from the ready connections, drops expired ones, then accepts on the ready listening
+    /// sockets: a connection's request is read before new ones can push it out.
     func serve(_ ready: [Int32]) {
-        for fd in listeningDescriptors where ready.contains(fd) { acceptAll(fd) }
         var open: [Connection] = []
         for var c in connections {
             if ready.contains(c.fd) {
@@ -134,6 +136,7 @@ public final class LoopbackListener: WaitService {
             open.append(c)
         }
         connections = open
+        for fd in listeningDescriptors where ready.contains(fd) { acceptAll(fd) }
     }
 
     private func acceptAll(_ listening: Int32) {
@@ -143,32 +146,38 @@ public final class LoopbackListener: WaitService {
             guard conn >= 0 else { return }   // EAGAIN: no more waiting (or a transient error)
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
             _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK)
+            var c = Connection(fd: conn, deadline: Deadline.after(seconds: Self.connectionSeconds))
+            // A browser sends its request as soon as it has connected; behind a flood of other
+            // connections it has long arrived by now. Read it before anything can push it out.
+            guard read(&c) else { close(conn); continue }
             if connections.count >= Self.maxConnections {
                 close(connections.removeFirst().fd)
             }
-            connections.append(Connection(fd: conn, deadline: Deadline.after(seconds: Self.connectionSeconds)))
+            connections.append(c)
         }
     }
 
     /// Reads what is there; false when the connection is finished (answered or gone).
     private func read(_ c: inout Connection) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = chunk.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return -1 }
-            return recv(c.fd, base, raw.count, 0)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return recv(c.fd, base, raw.count, 0)
+            }
+            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
+            if n == 0 { return false }
+            c.bytes += chunk[0..<n]
+            switch HTTPRequestParser.parse(c.bytes, maxHeaderBytes: Self.maxRequestBytes, maxBodyBytes: 0) {
+            case .incomplete where c.bytes.count <= Self.maxRequestBytes:
+                continue   // until the socket is drained (EAGAIN) or the cap is passed
+            case .incomplete, .invalid:
+                respond(c.fd, 400, "Bad request.")
+            case .complete(let request, _):
+                answer(c.fd, request)
+            }
+            return false
         }
-        if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
-        if n == 0 { return false }
-        c.bytes += chunk[0..<n]
-        switch HTTPRequestParser.parse(c.bytes, maxHeaderBytes: Self.maxRequestBytes, maxBodyBytes: 0) {
-        case .incomplete where c.bytes.count <= Self.maxRequestBytes:
-            return true
-        case .incomplete, .invalid:
-            respond(c.fd, 400, "Bad request.")
-        case .complete(let request, _):
-            answer(c.fd, request)
-        }
-        return false
     }
 
     private func answer(_ conn: Int32, _ request: HTTPRequest) {
@@ -176,9 +185,13 @@ public final class LoopbackListener: WaitService {
             respond(conn, 404, "Not found.")
             return
         }
-        switch RedirectParser.parseQuery(Substring(query), expectedState: expectedState) {
-        case .failure(let r) where r.code == .stateMismatch:
+        // Without our state it is not the answer, whatever else is wrong with it: a local stray
+        // request (a repeated parameter, bad encoding) must not end the sign-in as refused.
+        guard RedirectParser.carriesState(Substring(query), expectedState: expectedState) else {
             respond(conn, 400, "This sign-in link does not belong to a waiting login.")
+            return
+        }
+        switch RedirectParser.parseQuery(Substring(query), expectedState: expectedState) {
         case .failure(let r):
             if result == nil { result = .failure(r) }
             respond(conn, 200, "The sign-in did not complete. You can close this tab and return to your terminal.")
