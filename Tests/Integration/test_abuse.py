@@ -349,6 +349,33 @@ def test_relay_rate_limits_a_flood_of_device_authorizations(relay, relay_pool):
     assert rss1 - rss0 < 64 * 1024, (rss0, rss1)
 
 
+
+@pytest.mark.xfail(reason="known, not fixed here: RelayController counts, then records, in two store calls; "
+                          "with PostgreSQL and 64 requests at once more than 600 get through (611 seen). "
+                          "Needs an atomic admit(event, key, since, limit) in RelayStore (transaction-scoped "
+                          "advisory lock in PostgresRelayStore); the lockout's wrong-code count has the same gap.")
+def test_relay_rate_limit_holds_under_64_concurrent_requests_with_postgres(workdir, relay_pool, relay_port):
+    import concurrent.futures
+    from relay_harness import Postgres
+    pg = Postgres().start()
+    relay = Relay(workdir, relay_pool, port=relay_port, store=pg.url, name=f"abuse-pg-{next(_n)}")
+    try:
+        relay.start()
+        local = threading.local()
+
+        def one(i):
+            if not hasattr(local, "s"):
+                local.s = requests.Session()
+            return device_authorization(local.s, relay, HOST_SECRET, i)
+
+        with concurrent.futures.ThreadPoolExecutor(64) as pool:
+            statuses = list(pool.map(one, range(800)))
+        print(f"\nrelay rate limit, PostgreSQL, 64 at once: {statuses.count(200)} x 200, {statuses.count(429)} x 429")
+        assert statuses.count(200) == 600, {s: statuses.count(s) for s in set(statuses)}
+    finally:
+        relay.stop()
+        pg.stop()
+
 def raw_http(port, data, timeout=10):
     """Sends `data` to the relay on one connection; the status code it answered (0: closed without one)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
