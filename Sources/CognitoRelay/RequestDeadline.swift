@@ -20,6 +20,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var midRequest = false
     /// Complete requests whose answers are not finished.
     private var answering = 0
+    /// Answers finished before their request's end was read (a 413 for a body announced too
+    /// large: Hummingbird drains that body before it reads the next request).
+    private var answeredEarly = 0
 
     init(seconds: Int64, logger: Logger) {
         self.seconds = seconds
@@ -48,15 +51,16 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .body: break
         case .end:
             midRequest = false
-            answering += 1
-            disarm()
+            if answeredEarly > 0 { answeredEarly -= 1 } else { answering += 1 }
+            // Answered already: the clock runs on for the next request.
+            if answering > 0 { disarm() } else { arm(context) }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            answering = max(0, answering - 1)
+            if answering > 0 { answering -= 1 } else { answeredEarly += 1 }
             if answering == 0 { arm(context) }
         }
         context.write(data, promise: promise)
