@@ -11,12 +11,16 @@ import Glibc
 /// It accepts exactly `GET <registered path>?…state=<ours>…`; anything else gets a 404/400 and is
 /// otherwise ignored, so a stray local request cannot end or steer the sign-in. Connections are
 /// served concurrently and without blocking from the caller's wait loop (`pollServing`): up to
-/// `maxConnections` at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped when
-/// a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
+/// `maxConnections` (512) at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped
+/// when a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
 /// What a new connection brought is read when it is accepted, and ready connections are read
 /// before new ones are accepted: a flood of connections cannot push the browser's out unread.
 public final class LoopbackListener: WaitService {
-    public static let maxConnections = 32
+    /// Well under the helper's RLIMIT_NOFILE of 1024 (pam/PROTOCOL.md), and at most 8 MiB of
+    /// request bytes: a flood of a few hundred local connections never pushes the browser's out.
+    public static let maxConnections = 512
+    /// Accepted per listening socket per pass, so a flood cannot keep the wait loop here.
+    static let acceptsPerPass = 64
     public static let maxRequestBytes = 16_384
     public static let connectionSeconds = 2.0
 
@@ -104,7 +108,7 @@ public final class LoopbackListener: WaitService {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
             }
         }
-        guard rc == 0, Glibc.listen(fd, 64) == 0 else { return failure(fd) }
+        guard rc == 0, Glibc.listen(fd, 128) == 0 else { return failure(fd) }
         return .success(fd)
     }
 
@@ -116,14 +120,14 @@ public final class LoopbackListener: WaitService {
     public func pollServing(_ others: [Int32], until deadline: Deadline) -> [Int32] {
         var wake = deadline
         if let first = connections.map(\.deadline).min(by: { $0.at < $1.at }) { wake = wake.earlier(first) }
-        let ready = pollReadable(others + listeningDescriptors + connections.map(\.fd), until: wake)
+        let ready = Set(pollReadable(others + listeningDescriptors + connections.map(\.fd), until: wake))
         serve(ready)
         return others.filter(ready.contains)
     }
 
     /// Reads from the ready connections, drops expired ones, then accepts on the ready listening
     /// sockets: a connection's request is read before new ones can push it out.
-    func serve(_ ready: [Int32]) {
+    func serve(_ ready: Set<Int32>) {
         var open: [Connection] = []
         for var c in connections {
             if ready.contains(c.fd) {
@@ -141,7 +145,7 @@ public final class LoopbackListener: WaitService {
 
     private func acceptAll(_ listening: Int32) {
         // Bounded, so a flood of connections cannot keep us here.
-        for _ in 0..<Self.maxConnections {
+        for _ in 0..<Self.acceptsPerPass {
             let conn = accept(listening, nil, nil)
             guard conn >= 0 else { return }   // EAGAIN: no more waiting (or a transient error)
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
