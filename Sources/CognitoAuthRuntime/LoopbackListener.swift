@@ -11,10 +11,16 @@ import Glibc
 /// It accepts exactly `GET <registered path>?…state=<ours>…`; anything else gets a 404/400 and is
 /// otherwise ignored, so a stray local request cannot end or steer the sign-in. Connections are
 /// served concurrently and without blocking from the caller's wait loop (`pollServing`): up to
-/// `maxConnections` at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped when
-/// a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
+/// `maxConnections` (512) at once, each with its own 2 s deadline and 16 KiB cap, the oldest dropped
+/// when a new one arrives while full, so slow or idle local connections cannot hold up the real callback.
+/// What a new connection brought is read when it is accepted, and ready connections are read
+/// before new ones are accepted: a flood of connections cannot push the browser's out unread.
 public final class LoopbackListener: WaitService {
-    public static let maxConnections = 32
+    /// Well under the helper's RLIMIT_NOFILE of 1024 (pam/PROTOCOL.md), and at most 8 MiB of
+    /// request bytes: a flood of a few hundred local connections never pushes the browser's out.
+    public static let maxConnections = 512
+    /// Accepted per listening socket per pass, so a flood cannot keep the wait loop here.
+    static let acceptsPerPass = 64
     public static let maxRequestBytes = 16_384
     public static let connectionSeconds = 2.0
 
@@ -102,7 +108,7 @@ public final class LoopbackListener: WaitService {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
             }
         }
-        guard rc == 0, Glibc.listen(fd, 64) == 0 else { return failure(fd) }
+        guard rc == 0, Glibc.listen(fd, 128) == 0 else { return failure(fd) }
         return .success(fd)
     }
 
@@ -114,14 +120,14 @@ public final class LoopbackListener: WaitService {
     public func pollServing(_ others: [Int32], until deadline: Deadline) -> [Int32] {
         var wake = deadline
         if let first = connections.map(\.deadline).min(by: { $0.at < $1.at }) { wake = wake.earlier(first) }
-        let ready = pollReadable(others + listeningDescriptors + connections.map(\.fd), until: wake)
+        let ready = Set(pollReadable(others + listeningDescriptors + connections.map(\.fd), until: wake))
         serve(ready)
         return others.filter(ready.contains)
     }
 
-    /// Accepts on the ready listening sockets, reads from the ready connections, drops expired ones.
-    func serve(_ ready: [Int32]) {
-        for fd in listeningDescriptors where ready.contains(fd) { acceptAll(fd) }
+    /// Reads from the ready connections, drops expired ones, then accepts on the ready listening
+    /// sockets: a connection's request is read before new ones can push it out.
+    func serve(_ ready: Set<Int32>) {
         var open: [Connection] = []
         for var c in connections {
             if ready.contains(c.fd) {
@@ -134,41 +140,48 @@ public final class LoopbackListener: WaitService {
             open.append(c)
         }
         connections = open
+        for fd in listeningDescriptors where ready.contains(fd) { acceptAll(fd) }
     }
 
     private func acceptAll(_ listening: Int32) {
         // Bounded, so a flood of connections cannot keep us here.
-        for _ in 0..<Self.maxConnections {
+        for _ in 0..<Self.acceptsPerPass {
             let conn = accept(listening, nil, nil)
             guard conn >= 0 else { return }   // EAGAIN: no more waiting (or a transient error)
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
             _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK)
+            var c = Connection(fd: conn, deadline: Deadline.after(seconds: Self.connectionSeconds))
+            // A browser sends its request as soon as it has connected; behind a flood of other
+            // connections it has long arrived by now. Read it before anything can push it out.
+            guard read(&c) else { close(conn); continue }
             if connections.count >= Self.maxConnections {
                 close(connections.removeFirst().fd)
             }
-            connections.append(Connection(fd: conn, deadline: Deadline.after(seconds: Self.connectionSeconds)))
+            connections.append(c)
         }
     }
 
     /// Reads what is there; false when the connection is finished (answered or gone).
     private func read(_ c: inout Connection) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = chunk.withUnsafeMutableBytes { raw -> Int in
-            guard let base = raw.baseAddress else { return -1 }
-            return recv(c.fd, base, raw.count, 0)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return recv(c.fd, base, raw.count, 0)
+            }
+            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
+            if n == 0 { return false }
+            c.bytes += chunk[0..<n]
+            switch HTTPRequestParser.parse(c.bytes, maxHeaderBytes: Self.maxRequestBytes, maxBodyBytes: 0) {
+            case .incomplete where c.bytes.count <= Self.maxRequestBytes:
+                continue   // until the socket is drained (EAGAIN) or the cap is passed
+            case .incomplete, .invalid:
+                respond(c.fd, 400, "Bad request.")
+            case .complete(let request, _):
+                answer(c.fd, request)
+            }
+            return false
         }
-        if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR }
-        if n == 0 { return false }
-        c.bytes += chunk[0..<n]
-        switch HTTPRequestParser.parse(c.bytes, maxHeaderBytes: Self.maxRequestBytes, maxBodyBytes: 0) {
-        case .incomplete where c.bytes.count <= Self.maxRequestBytes:
-            return true
-        case .incomplete, .invalid:
-            respond(c.fd, 400, "Bad request.")
-        case .complete(let request, _):
-            answer(c.fd, request)
-        }
-        return false
     }
 
     private func answer(_ conn: Int32, _ request: HTTPRequest) {
@@ -176,9 +189,13 @@ public final class LoopbackListener: WaitService {
             respond(conn, 404, "Not found.")
             return
         }
-        switch RedirectParser.parseQuery(Substring(query), expectedState: expectedState) {
-        case .failure(let r) where r.code == .stateMismatch:
+        // Without our state it is not the answer, whatever else is wrong with it: a local stray
+        // request (a repeated parameter, bad encoding) must not end the sign-in as refused.
+        guard RedirectParser.carriesState(Substring(query), expectedState: expectedState) else {
             respond(conn, 400, "This sign-in link does not belong to a waiting login.")
+            return
+        }
+        switch RedirectParser.parseQuery(Substring(query), expectedState: expectedState) {
         case .failure(let r):
             if result == nil { result = .failure(r) }
             respond(conn, 200, "The sign-in did not complete. You can close this tab and return to your terminal.")

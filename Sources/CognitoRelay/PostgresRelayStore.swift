@@ -180,7 +180,7 @@ public struct PostgresRelayStore: RelayStore {
         return .expired
     }
 
-    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool {
+    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Int? {
         let lockName = event + " " + key
         return try await client.withTransaction(logger: logger) { conn in
             // One transaction at a time per (event, key), across instances. Under READ COMMITTED (set
@@ -193,9 +193,9 @@ public struct PostgresRelayStore: RelayStore {
                 "SELECT count(*) FROM relay_events WHERE event = \(event) AND key = \(key) AND at > \(since)", logger: logger)
             var taken: Int64 = 0
             for try await n in rows.decode(Int64.self) { taken = n }
-            guard taken < Int64(limit) else { return false }
+            guard taken < Int64(limit) else { return nil }
             try await conn.query("INSERT INTO relay_events (event, key, at) VALUES (\(event), \(key), \(at))", logger: logger)
-            return true
+            return Int(taken) + 1
         }
     }
 

@@ -10,8 +10,10 @@ public func buildRelayApplication<Store: RelayStore>(
 ) -> Application<RouterResponder<RelayRequestContext>> {
     let router = Router(context: RelayRequestContext.self)
     RelayController(settings: settings, store: store).register(on: router)
-    // Headers capped well below NIO's 80 KiB default: nothing the relay reads is long.
+    // Headers capped well below NIO's 80 KiB default: nothing the relay reads is long. A request
+    // must arrive whole within 10 s of the connection or the previous answer (slow clients).
     let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [RequestDeadlineHandler(seconds: RelaySettings.requestSeconds, logger: logger)],
         idleTimeout: .seconds(30),
         httpDecoderConfiguration: .init(maxHeaderFieldSize: 8192, maxHeaderListSize: 16384, maxHeaderFieldCount: 64))
     var app = Application(

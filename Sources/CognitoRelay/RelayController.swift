@@ -33,6 +33,9 @@ public struct RelaySettings: Sendable {
     public static let deviceAuthorizationsPerMinute = 600
     /// Request bodies: forms of a few short fields.
     public static let maxBodyBytes = 8192
+    /// A request, head and body, must arrive within this many seconds of the connection opening or
+    /// of the previous answer on it (`RequestDeadlineHandler`).
+    public static let requestSeconds: Int64 = 10
 
     public init(config: RelayConfig, hostSecrets: [String], authorizeEndpoint: String,
                 now: @escaping @Sendable () -> Int64) {
@@ -158,6 +161,10 @@ struct RelayController<Store: RelayStore>: Sendable {
         }
         let type = req.headers[.contentType] ?? ""
         guard type.lowercased().hasPrefix("application/x-www-form-urlencoded") else { throw bad("body is not a form") }
+        // A body announced over the cap is refused at once, not waited for.
+        if let announced = req.headers[.contentLength], announced.utf8.count > 9 || (Int(announced) ?? 0) > RelaySettings.maxBodyBytes {
+            throw bad("body over \(RelaySettings.maxBodyBytes) bytes", .contentTooLarge)
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await req.body.collect(upTo: RelaySettings.maxBodyBytes)
@@ -238,7 +245,7 @@ struct RelayController<Store: RelayStore>: Sendable {
         let now = settings.now()
         purger.maybePurge(store: store, now: now, logger: ctx.logger)
         guard try await store.admit(event: "device_authorization", key: key, at: now, since: now - 60_000,
-                                    limit: RelaySettings.deviceAuthorizationsPerMinute) else {
+                                    limit: RelaySettings.deviceAuthorizationsPerMinute) != nil else {
             throw refuse(req, ctx, "over \(RelaySettings.deviceAuthorizationsPerMinute) device authorizations a minute for host secret \(key)",
                          jsonResponse(.tooManyRequests, ["error": .string("slow_down")], extra: [.retryAfter: "60"]))
         }
@@ -315,8 +322,10 @@ struct RelayController<Store: RelayStore>: Sendable {
         ClientAddress.lockoutKey(clientAddress(req, ctx))
     }
 
-    func lockedOut(_ req: Request, _ ctx: RelayRequestContext, now: Int64) async throws -> Bool {
-        try await store.count(event: "wrong_code", key: lockoutKey(req, ctx), since: now - RelaySettings.attemptWindowMs) >= config.maxCodeAttempts
+    /// One code submission: when, and which of the address's max_code_attempts places it took.
+    struct CodeAttempt {
+        let now: Int64
+        let place: Int
     }
 
     var tooMany: Response {
@@ -332,10 +341,10 @@ struct RelayController<Store: RelayStore>: Sendable {
     }
 
     /// A wrong, used or expired code (already counted against the address by `submittedCode`):
-    /// the form again, or 429 once that was the last place.
-    func wrongCode(_ req: Request, _ ctx: RelayRequestContext, now: Int64, reason: String,
-                   message: String = "That code is not valid. Check the code in your terminal; it expires after a few minutes.") async throws -> Refused {
-        if try await lockedOut(req, ctx, now: now) {
+    /// the form again, or 429 when it took the last place.
+    func wrongCode(_ req: Request, _ ctx: RelayRequestContext, _ attempt: CodeAttempt, reason: String,
+                   message: String = "That code is not valid. Check the code in your terminal; it expires after a few minutes.") -> Refused {
+        if attempt.place >= config.maxCodeAttempts {
             return refuse(req, ctx, "\(reason); \(config.maxCodeAttempts) wrong codes, locked out for 10 minutes", tooMany)
         }
         let (token, cookies) = csrf(req)
@@ -344,62 +353,64 @@ struct RelayController<Store: RelayStore>: Sendable {
 
     /// A code the store no longer offers: expired (its host gave up, or code_lifetime passed) gets
     /// words of its own while the row is still there; unknown and used codes the general ones.
-    func unusableCode(_ req: Request, _ ctx: RelayRequestContext, code: String, now: Int64) async throws -> Refused {
-        if try await store.expired(userCode: code, now: now) {
-            return try await wrongCode(req, ctx, now: now, reason: "user code expired (its host stopped waiting, or code_lifetime passed)",
-                                       message: "This sign-in has expired; start again at your terminal.")
+    func unusableCode(_ req: Request, _ ctx: RelayRequestContext, code: String, _ attempt: CodeAttempt) async throws -> Refused {
+        if try await store.expired(userCode: code, now: attempt.now) {
+            return wrongCode(req, ctx, attempt, reason: "user code expired (its host stopped waiting, or code_lifetime passed)",
+                             message: "This sign-in has expired; start again at your terminal.")
         }
-        return try await wrongCode(req, ctx, now: now, reason: "user code unknown, used or expired")
+        return wrongCode(req, ctx, attempt, reason: "user code unknown, used or expired")
     }
 
     /// What both code forms start with: the CSRF-checked form, the lockout, a well-formed user code.
-    func submittedCode(_ req: Request, _ ctx: RelayRequestContext) async throws -> (form: [String: String], code: String, now: Int64) {
+    func submittedCode(_ req: Request, _ ctx: RelayRequestContext) async throws -> (form: [String: String], code: String, attempt: CodeAttempt) {
         let f = try await checkedForm(req, ctx)
         let now = settings.now()
         // Every submission takes one of the address's max_code_attempts places before its code is
         // looked at, in one step with the count, so guesses sent at once cannot overrun the limit;
         // a code that turns out usable gives its place back (`usable`).
-        guard try await store.admit(event: "wrong_code", key: lockoutKey(req, ctx), at: now,
-                                    since: now - RelaySettings.attemptWindowMs, limit: config.maxCodeAttempts) else {
+        guard let place = try await store.admit(event: "wrong_code", key: lockoutKey(req, ctx), at: now,
+                                                since: now - RelaySettings.attemptWindowMs, limit: config.maxCodeAttempts) else {
             throw refuse(req, ctx, "address locked out after wrong codes", tooMany)
         }
+        let attempt = CodeAttempt(now: now, place: place)
         guard let code = f["code"].flatMap(UserCode.normalize) else {
-            throw try await wrongCode(req, ctx, now: now, reason: "user code malformed")
+            throw wrongCode(req, ctx, attempt, reason: "user code malformed")
         }
-        return (f, code, now)
+        return (f, code, attempt)
     }
 
     /// The submitted code was usable: its place among the wrong codes is given back.
-    func usable(_ req: Request, _ ctx: RelayRequestContext, now: Int64) async throws {
-        try await store.release(event: "wrong_code", key: lockoutKey(req, ctx), at: now)
+    func usable(_ req: Request, _ ctx: RelayRequestContext, _ attempt: CodeAttempt) async throws {
+        try await store.release(event: "wrong_code", key: lockoutKey(req, ctx), at: attempt.now)
     }
 
     func codeSubmitted(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
-        let (_, code, now) = try await submittedCode(req, ctx)
-        guard let record = try await store.pending(userCode: code, now: now) else {
-            throw try await unusableCode(req, ctx, code: code, now: now)
+        let (_, code, attempt) = try await submittedCode(req, ctx)
+        guard let record = try await store.pending(userCode: code, now: attempt.now) else {
+            throw try await unusableCode(req, ctx, code: code, attempt)
         }
-        try await usable(req, ctx, now: now)
+        try await usable(req, ctx, attempt)
         let (token, cookies) = csrf(req)
         return htmlResponse(.ok, Pages.confirm(csrf: token, record: record), cookies: cookies)
     }
 
     func confirmed(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
-        let (f, code, now) = try await submittedCode(req, ctx)
+        let (f, code, attempt) = try await submittedCode(req, ctx)
+        let now = attempt.now
         switch f["action"] {
         case "deny":
             guard try await store.deny(userCode: code, now: now) else {
-                throw try await unusableCode(req, ctx, code: code, now: now)
+                throw try await unusableCode(req, ctx, code: code, attempt)
             }
-            try await usable(req, ctx, now: now)
+            try await usable(req, ctx, attempt)
             ctx.logger.notice("relay: the person refused the sign-in addr=\(clientAddress(req, ctx))")
             return htmlResponse(.ok, Pages.message("Sign-in refused", "Nobody is signed in with this code. You can close this page."))
         case "continue":
             let state = Secrets.random(bytes: 16)
             guard let record = try await store.confirm(userCode: code, stateHash: Secrets.digest(state), now: now) else {
-                throw try await unusableCode(req, ctx, code: code, now: now)
+                throw try await unusableCode(req, ctx, code: code, attempt)
             }
-            try await usable(req, ctx, now: now)
+            try await usable(req, ctx, attempt)
             let url = AuthorizeURL.build(endpoint: settings.authorizeEndpoint, clientId: config.provider.clientId,
                                          redirectURI: config.callbackURI, scope: record.scope, state: state,
                                          nonce: record.nonce, codeChallenge: record.codeChallenge)

@@ -64,7 +64,8 @@ public protocol RelayStore: Sendable {
     /// `admit` records one at `at` unless `limit` of them already happened after `since`, as one
     /// step: concurrent requests, on one instance or on several sharing the store, cannot both take
     /// the last place (a count followed by a record let 611 of 600 through under 64 at once).
-    func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool
+    /// The place taken (1…limit), or nil when there was none left.
+    func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Int?
     /// Gives back one place `admit` took at `at` (a code that turned out usable is no wrong code).
     func release(event: String, key: String, at: Int64) async throws
     func count(event: String, key: String, since: Int64) async throws -> Int
@@ -155,12 +156,13 @@ public actor MemoryRelayStore: RelayStore {
         if let s = r.stateHash { deviceByState[s] = nil }
     }
 
-    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Bool {
+    public func admit(event: String, key: String, at: Int64, since: Int64, limit: Int) async throws -> Int? {
         // One actor call with no suspension in it: nothing runs on this store between the count and the append.
         let k = event + " " + key
-        guard (events[k]?.reduce(0) { $0 + ($1 > since ? 1 : 0) } ?? 0) < limit else { return false }
+        let taken = events[k]?.reduce(0) { $0 + ($1 > since ? 1 : 0) } ?? 0
+        guard taken < limit else { return nil }
         events[k, default: []].append(at)
-        return true
+        return taken + 1
     }
 
     public func release(event: String, key: String, at: Int64) async throws {

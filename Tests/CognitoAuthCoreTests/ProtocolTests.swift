@@ -117,6 +117,20 @@ struct SignInTests {
         #expect(RedirectParser.parse("code=&state=STATE123", expectedState: st).failureCode == .badRedirect)
         #expect(RedirectParser.parse(String(repeating: "a", count: 9000), expectedState: st).failureCode == .badRedirect)
     }
+    /// The loopback listener takes a request as the answer only when this holds (issue 14: a
+    /// stray `?state=a&state=b` or `?code=%zz` ended the sign-in as refused).
+    @Test func onlyARequestWithExactlyOurStateIsTheAnswer() {
+        let st = "STATE123"
+        #expect(RedirectParser.carriesState("code=abc&state=STATE123", expectedState: st))
+        #expect(RedirectParser.carriesState("error=access_denied&state=STATE123", expectedState: st))
+        #expect(!RedirectParser.carriesState("code=abc", expectedState: st))
+        #expect(!RedirectParser.carriesState("code=abc&state=OTHER", expectedState: st))
+        #expect(!RedirectParser.carriesState("state=STATE123&state=STATE123", expectedState: st))
+        #expect(!RedirectParser.carriesState("state=a&state=b", expectedState: st))
+        #expect(!RedirectParser.carriesState("code=%zz&state=STATE123", expectedState: st))
+        #expect(!RedirectParser.carriesState("code=%zz", expectedState: st))
+        #expect(!RedirectParser.carriesState("", expectedState: st))
+    }
 }
 
 @Suite("Audit event")

@@ -818,6 +818,59 @@ def test_no_helper_process_or_zombie_is_left_after_any_failure(stack):
         assert helper_processes(helper) == []
 
 
+
+# ---------------------------------------------------------------- abuse (issue 14)
+
+def _raw_bytes(data):
+    return {"raw": len(data).to_bytes(4, "big").hex() + data.hex()}
+
+
+# Hostile helpers, each given a 3 s HELLO: the module's deadline is then 8 s, and no case may take
+# longer than that (plus start-up), succeed, or leave the helper behind.
+ABUSE = {
+    "10 MiB without a frame end": ("floods", {"mode": "no_frame_end"}, "PAM_AUTHINFO_UNAVAIL",
+                                   "frame does not end with a NUL"),
+    "10 MiB without framing": ("floods", {"mode": "no_framing"}, "PAM_AUTHINFO_UNAVAIL",
+                               "frame length is not 1..65532"),
+    "endless conversation": ("floods", {"mode": "chatter"}, "PAM_AUTHINFO_UNAVAIL",
+                             "deadline passed"),
+    "invalid UTF-8 in the verb": ("malformed", {"frames": [["HELLO", "2", "3"], _raw_bytes(b"RES\xffULT\0allowed\0alice\0ok\0")]},
+                                  "PAM_AUTHINFO_UNAVAIL", NOT_RESULT),
+    "invalid UTF-8 in the outcome": ("malformed", {"frames": [["HELLO", "2", "3"], _raw_bytes(b"RESULT\0allow\xc3\0alice\0ok\0")]},
+                                     "PAM_AUTHINFO_UNAVAIL", NOT_RESULT),
+    "invalid UTF-8 as the user": ("malformed", {"frames": [["HELLO", "2", "3"], _raw_bytes(b"RESULT\0allowed\0al\xffice\0ok\0")]},
+                                  "PAM_AUTH_ERR", None),
+    "overlong UTF-8 of the user": ("malformed", {"frames": [["HELLO", "2", "3"], _raw_bytes(b"RESULT\0allowed\0\xc1\xa1lice\0ok\0")]},
+                                   "PAM_AUTH_ERR", None),
+    "invalid UTF-8 in HELLO": ("malformed", {"frames": [_raw_bytes(b"HELLO\0\xff2\0003\0"), ALLOWED]},
+                               "PAM_AUTHINFO_UNAVAIL", BAD_HELLO),
+    "RESULT for another user": ("other_user", {"claim_user": "root"}, "PAM_AUTH_ERR", None),
+    "RESULT for the user with a suffix": ("other_user", {"claim_user": "alice "}, "PAM_AUTH_ERR", None),
+    "RESULT twice, the same": ("malformed", {"frames": [["HELLO", "2", "3"], ALLOWED, ALLOWED]},
+                               "PAM_AUTHINFO_UNAVAIL", "data after RESULT"),
+    "RESULT denied then allowed": ("malformed", {"frames": [["HELLO", "2", "3"], ["RESULT", "denied", "{user}", "x"], ALLOWED]},
+                                   "PAM_AUTHINFO_UNAVAIL", "data after RESULT"),
+    "closes in a frame header": ("malformed", {"frames": [["HELLO", "2", "3"], {"raw": "000000"}]},
+                                 "PAM_AUTHINFO_UNAVAIL", "frame cut short by EOF"),
+    "closes mid-RESULT": ("malformed", {"frames": [["HELLO", "2", "3"], {"raw": _raw_bytes(b"RESULT\0allowed\0alice\0ok\0")["raw"][:30]}]},
+                          "PAM_AUTHINFO_UNAVAIL", "frame cut short by EOF"),
+    "closes mid-HELLO": ("malformed", {"frames": [{"raw": _raw_bytes(b"HELLO\0002\0003\0")["raw"][:14]}]},
+                         "PAM_AUTHINFO_UNAVAIL", "frame cut short by EOF"),
+}
+
+
+@pytest.mark.parametrize("case", list(ABUSE), ids=list(ABUSE))
+def test_hostile_helper_is_never_a_success_never_hangs_and_is_not_left(stack, case):
+    helper, conf, code, why = ABUSE[case]
+    stack.service(helper, conf=conf)
+    run = stack.run()
+    assert_code(run, code)
+    if why:
+        assert run.log_has(why), run.logs
+    assert run.elapsed < 3 + 5 + 3, run.elapsed         # HELLO's 3 s + the module's 5 s + start-up
+    assert helper_processes(helper) == []
+    print(f"{case}: {code} in {run.elapsed:.2f} s")
+
 # ---------------------------------------------------------------- memory
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")

@@ -277,6 +277,53 @@ def test_twenty_parallel_sign_ins_land_in_their_own_accounts(sshd, syslog):
     assert wait_until(lambda: not sshd.helpers(), 10)
 
 
+
+PARALLEL = 50
+
+
+def test_fifty_parallel_sign_ins_admit_the_admins_refuse_bob_and_leave_sshd_as_it_was(sshd, syslog):
+    """PARALLEL ssh clients at once (MaxStartups 100:30:200 lets them all in): 40 of the crowd and
+    10 bob, interleaved, every one pasting back. Every admin lands in their own account, every bob
+    is refused; afterwards the listener's open fds are what they were and its RSS within 1 MiB
+    (printed), and no helper, connection or zombie is left."""
+    sign_in(sshd, "alice", ALICE)                     # warm: the listener's first connection allocates
+    assert wait_until(lambda: not sshd.connections(), 5)
+    rss0, fds0 = sshd.rss_kib(), sshd.fd_count()
+    users = ["bob" if i % 5 == 4 else CROWD[i % len(CROWD)] for i in range(PARALLEL)]
+    started = time.monotonic()
+    children, prompts = _prompts(sshd, users)
+    try:
+        helpers_at_once = len(sshd.helpers())
+
+        def finish_one(i):
+            user, child, (_, url) = users[i], children[i], prompts[i]
+            child.sendline(Browser().sign_in(url, *(BOB if user == "bob" else crowd_credentials(user))))
+            return finish(child, timeout=90)
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(finish_one, range(PARALLEL)))
+    finally:
+        for child in children:
+            child.terminate(force=True)
+    took = time.monotonic() - started
+    for user, (out, status) in zip(users, results):
+        if user == "bob":
+            assert status == 255 and f"bob@127.0.0.1: {DENIED}" in out and shell_users(out) == [], out
+        else:
+            assert status == 0 and shell_users(out) == [user], (user, out)
+    for user, child in zip(users, children):
+        a = audit(syslog, child.source)[0]
+        assert (a["result"], a["user"]) == (("policy_denied", "bob") if user == "bob" else ("allowed", user)), a
+    assert wait_until(lambda: not sshd.connections(), 10), sshd.connections()
+    rss1, fds1 = sshd.rss_kib(), sshd.fd_count()
+    print(f"\nparallel: {PARALLEL} sign-ins at once ({helpers_at_once} helpers waiting together) in {took:.1f} s; "
+          f"sshd listener RSS {rss0} -> {rss1} KiB, open fds {fds0} -> {fds1}")
+    assert helpers_at_once == PARALLEL
+    assert fds1 == fds0
+    assert rss1 - rss0 <= 1024
+    assert sshd.helpers() == []
+    assert wait_until(lambda: zombies(("cognito-auth", "sshd")) == [], 5), zombies(("cognito-auth", "sshd"))
+
 def test_more_sign_ins_than_callback_ports_fall_back_to_paste(sshd, syslog, redirect_uris):
     """Four sign-ins at once, two redirect_uris ports: two helpers hold a listener (loopback + Enter
     works), the other two say that only paste-back works, and pasting does."""

@@ -88,6 +88,15 @@ public enum RedirectParser {
         return parseQuery(query, expectedState: expectedState)
     }
 
+    /// Whether `query` is form-encoded and carries exactly one `state`, equal to ours. Only such a
+    /// request to the loopback listener is this sign-in's answer: any other, however malformed (a
+    /// repeated parameter, bad percent-encoding), is a stray one and must not end the sign-in.
+    public static func carriesState(_ query: Substring, expectedState: String) -> Bool {
+        guard let pairs = FormURLEncoding.decode(query) else { return false }
+        let states = pairs.filter { $0.0 == "state" }
+        return states.count == 1 && constantTimeEqual(states[0].1, expectedState)
+    }
+
     public static func parseQuery(_ query: Substring, expectedState: String) -> Result<RedirectResult, Refusal> {
         guard let pairs = FormURLEncoding.decode(query) else {
             return .failure(Refusal(.badRedirect, "redirect query is not form-encoded"))
