@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "provisional.h"
 
 #ifndef COGNITO_STORE_DIR
 #define COGNITO_STORE_DIR "/var/lib/cognito-auth/accounts"
@@ -181,6 +182,7 @@ static int printable(struct span s)
 static int parse_pw(struct span line, struct span f[7], uint32_t *uid, uint32_t *gid)
 {
 	return split(line, f, 7) && valid_name(f[0].p, f[0].n) && printable(f[1]) && printable(f[4]) &&
+	       !span_is(f[4], COGNITO_PROVISIONAL_GECOS) &&
 	       parse_id(f[2], uid) && parse_id(f[3], gid) && f[5].n > 0 && f[5].p[0] == '/' &&
 	       printable(f[5]) && f[6].n > 0 && f[6].p[0] == '/' && printable(f[6]);
 }
@@ -521,7 +523,8 @@ static enum nss_status provisional(const char *name, const struct file *store_pw
 	strcat(home, name);
 	f[0] = (struct span){ name, strlen(name) };
 	f[1] = (struct span){ "*", 1 };
-	f[4] = (struct span){ "", 0 };
+	/* The mark pam_cognito.so's acct_mgmt refuses when its own auth did not admit this name. */
+	f[4] = (struct span){ COGNITO_PROVISIONAL_GECOS, strlen(COGNITO_PROVISIONAL_GECOS) };
 	f[5] = (struct span){ home, strlen(home) };
 	f[6] = (struct span){ st.shell, strlen(st.shell) };
 	rc = fill_pw(f, uid, gid, pw, buf, len, errnop);
