@@ -39,6 +39,10 @@
 #define COGNITO_CONFIG_DIR "/etc/cognito-auth"
 #endif
 #define COGNITO_CONFIG_NAME "cognito-auth.conf"
+/* The helper reads these from this file (NSSModulePaths.swift) and refuses a state_dir or config
+ * other than the ones compiled in here: sshd must be told the entries the helper writes. */
+__attribute__((used)) static const char compiled_paths[] =
+	"COGNITO_STORE_DIR=" COGNITO_STORE_DIR "\0COGNITO_CONFIG=" COGNITO_CONFIG_DIR "/" COGNITO_CONFIG_NAME;
 #define MAX_FILE (4u << 20)
 #define VAL_MAX 256
 

@@ -45,7 +45,7 @@ public enum Doctor {
             emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
         }
         let loginTimeout = config?.loginTimeout ?? 110
-        emit(checkSshd(options, loginTimeout: loginTimeout, defaulted: config == nil))
+        emit(checkSshd(options, loginTimeout: loginTimeout, defaulted: config == nil, provisioning: config?.provision.enabled ?? false))
         for (service, required) in [("sshd", true), ("sudo", false)] {
             emit(checkPam(service: service, required: required, options: options))
         }
@@ -60,10 +60,6 @@ public enum Doctor {
         switch store.snapshot() {
         case .success(let snap): out.append(ProvisionCheck.store(store.directory, problem: nil, accounts: snap.passwd.count))
         case .failure(let why): out.append(ProvisionCheck.store(store.directory, problem: why.message, accounts: 0))
-        }
-        if store.directory != AccountStore.nssDirectory {
-            out.append(.warn(.config, "account store", "libnss_cognito.so.2 reads \(AccountStore.nssDirectory), not \(store.directory) (state_dir)",
-                             fix: "leave state_dir at /var/lib/cognito-auth when provision = on_first_login"))
         }
         let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
         out += ProvisionCheck.uidRange(config.provision.uidRange, loginDefs: try? String(contentsOfFile: "/etc/login.defs", encoding: .utf8),
@@ -226,7 +222,7 @@ public enum Doctor {
 
     // MARK: - sshd
 
-    static func checkSshd(_ options: Options, loginTimeout: Int, defaulted: Bool) -> [DoctorFinding] {
+    static func checkSshd(_ options: Options, loginTimeout: Int, defaulted: Bool, provisioning: Bool) -> [DoctorFinding] {
         var args = ["-T"]
         if let f = options.sshdConfig { args += ["-f", f] }
         for o in options.sshdOptions { args += ["-o", o] }
@@ -265,7 +261,7 @@ public enum Doctor {
         let settings = SshdSettings.parse(output)
         guard !settings.isEmpty else { return [.fail(.sshd, "sshd", "\(shown) printed nothing")] }
         var out = SshdCheck.judge(settings, loginTimeout: loginTimeout, where: options.sshdConfig ?? "/etc/ssh/sshd_config",
-                                  authMethodsRefusal: refusal)
+                                  authMethodsRefusal: refusal, provisioning: provisioning)
         if defaulted {
             out = out.map { f in
                 var f = f

@@ -61,6 +61,15 @@ struct SshdCheckTests {
         #expect(f?.fix?.hasPrefix("UsePAM yes") == true)
     }
 
+    @Test(arguments: [(0, 110, DoctorFinding.Status.fail), (171, 110, .fail), (3600, 3000, .fail), (170, 110, .pass),
+                      (120, 110, .pass), (3010, 3000, .pass)])
+    func provisioningNeedsABoundedLoginGraceTime(grace: Int, timeout: Int, expected: DoctorFinding.Status) {
+        let f = finding(SshdCheck.judge(sshd(["logingracetime": String(grace)]), loginTimeout: timeout, where: "x", provisioning: true),
+                        "sshd LoginGraceTime")
+        #expect(f?.status == expected)
+        if expected == .fail { #expect(f?.message.contains("provision = on_first_login") == true) }
+    }
+
     @Test(arguments: [(30, 110, DoctorFinding.Status.fail), (110, 110, .fail), (111, 110, .pass), (170, 110, .pass),
                       (171, 110, .warn), (0, 110, .warn), (120, 600, .fail)])
     func loginGraceTimeMustExceedLoginTimeout(grace: Int, timeout: Int, expected: DoctorFinding.Status) {
