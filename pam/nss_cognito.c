@@ -447,44 +447,66 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-/* Is id the third field of some line of a or b (host file read leniently, store strictly)? */
-static int id_taken(const struct file *a, const struct file *b, uint32_t id)
+static int cmp_id(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* The ids (third field) in [lo, hi] of the lines of a and b (host file read leniently, store
+ * strictly), sorted into *ids (the caller frees it): one scan per lookup, not one per candidate. */
+static int collect_ids(const struct file *a, const struct file *b, uint32_t lo, uint32_t hi, uint32_t **ids,
+		       size_t *n)
 {
 	const struct file *files[2] = { a, b };
-	struct span line, f[3];
-	int i;
+	struct span line, f;
+	size_t lines = 0, i, off;
 
+	*n = 0;
+	for (i = 0; i < 2; i++)
+		for (off = 0; files[i] && next_line(files[i], &off, &line);)
+			lines++;
+	if ((*ids = malloc((lines + 1) * sizeof(uint32_t))) == NULL)
+		return 0;
 	for (i = 0; i < 2; i++) {
-		size_t off = 0;
-		while (files[i] && next_line(files[i], &off, &line)) {
+		for (off = 0; files[i] && next_line(files[i], &off, &line);) {
 			const char *c1 = memchr(line.p, ':', line.n), *c2, *c3;
 			uint32_t v;
 			if (!c1 || !(c2 = memchr(c1 + 1, ':', line.n - (size_t)(c1 + 1 - line.p))))
 				continue;
 			c3 = memchr(c2 + 1, ':', line.n - (size_t)(c2 + 1 - line.p));
-			f[2].p = c2 + 1;
-			f[2].n = (size_t)((c3 ? c3 : line.p + line.n) - f[2].p);
-			if (parse_id(f[2], &v) && v == id)
-				return 1;
+			f.p = c2 + 1;
+			f.n = (size_t)((c3 ? c3 : line.p + line.n) - f.p);
+			if (parse_id(f, &v) && v >= lo && v <= hi)
+				(*ids)[(*n)++] = v;
 		}
 	}
-	return 0;
+	qsort(*ids, *n, sizeof(uint32_t), cmp_id);
+	return 1;
 }
 
-/* The first free id from hash(name) in [lo, hi], probing upwards and wrapping. */
+/* The first free id from hash(name) in [lo, hi], probing upwards and wrapping; of n taken ids in
+ * the range, n + 1 candidates hold a free one if there is any. */
 static int probe(const char *name, uint32_t lo, uint32_t hi, const struct file *a, const struct file *b,
 		 uint32_t *out)
 {
 	uint64_t size = (uint64_t)hi - lo + 1, start = fnv1a(name) % size, i;
+	uint32_t *ids;
+	size_t n;
+	int found = 0;
 
-	for (i = 0; i < size; i++) {
+	if (!collect_ids(a, b, lo, hi, &ids, &n))
+		return 0;
+	for (i = 0; i < size && i <= n && !found; i++) {
 		uint32_t cand = (uint32_t)(lo + (start + i) % size);
-		if (!id_taken(a, b, cand)) {
+		if (bsearch(&cand, ids, n, sizeof(uint32_t), cmp_id) == NULL) {
 			*out = cand;
-			return 1;
+			found = 1;
 		}
 	}
-	return 0;
+	free(ids);
+	return found;
 }
 
 /* gid of a named group: /etc/group, then the store, else probed into the range. */
