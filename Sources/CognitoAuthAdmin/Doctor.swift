@@ -40,7 +40,10 @@ public enum Doctor {
         if let config {
             emit(checkProvider(config))
             emit(PortCheck.judge(config.redirectURIs.map { probePort($0) }))
-            if config.provision.enabled { emit(checkProvisioning(config)) }
+            if config.provision.enabled {
+                emit(checkProvisioning(config))
+                emit(checkAccountStack(options))
+            }
         } else {
             emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
         }
@@ -65,6 +68,19 @@ public enum Doctor {
         out += ProvisionCheck.uidRange(config.provision.uidRange, loginDefs: try? String(contentsOfFile: "/etc/login.defs", encoding: .utf8),
                                        hostPasswd: StoreText.hostIDs(passwd))
         return out
+    }
+
+    /// /etc/pam.d/sshd's account stack (includes followed) must run pam_cognito.so (§12).
+    static func checkAccountStack(_ options: Options) -> DoctorFinding {
+        let dir = options.pamDir.hasSuffix("/") ? String(options.pamDir.dropLast()) : options.pamDir
+        let path = "\(dir)/sshd"
+        guard let text = readSmall(path).text else { return .fail(.pam, "account pam_cognito.so", "\(path) cannot be read") }
+        let stack = PamStack.build(type: "account", file: PamFile.parse(text, file: path)) { name in
+            let p = name.hasPrefix("/") ? name : "\(dir)/\(name)"
+            guard let t = readSmall(p).text else { return nil }
+            return (p, t)
+        }
+        return ProvisionCheck.accountStack(stack, path: path)
     }
 
     // MARK: - configuration and its files

@@ -398,3 +398,24 @@ struct DoctorHostTests {
         #expect(f.description == "✗ sshd UsePAM: is no\n    fix: UsePAM yes\n         second line")
     }
 }
+
+struct ProvisionAccountStackTests {
+    func judge(_ text: String, common: String = "account [success=1 default=ignore] pam_unix.so\naccount requisite pam_deny.so\naccount required pam_permit.so\n") -> DoctorFinding {
+        let stack = PamStack.build(type: "account", file: PamFile.parse(text, file: "/etc/pam.d/sshd")) { name in
+            name == "common-account" ? ("/etc/pam.d/common-account", common) : nil
+        }
+        return ProvisionCheck.accountStack(stack, path: "/etc/pam.d/sshd")
+    }
+
+    @Test func accountLineIsRequiredWithProvisioning() {
+        #expect(judge("auth required pam_cognito.so\n@include common-account\n").status == .fail)
+        #expect(judge("auth required pam_cognito.so\naccount required pam_cognito.so\n@include common-account\n").status == .pass)
+        // pam-auth-update's profile puts it in common-account.
+        #expect(judge("@include common-account\n", common: "account required pam_unix.so\naccount required pam_cognito.so\n").status == .pass)
+        // optional, sufficient, or PAM_PERM_DENIED ignored: a provisional-only entry would pass.
+        #expect(judge("account optional pam_cognito.so\n").status == .fail)
+        #expect(judge("account sufficient pam_cognito.so\n").status == .fail)
+        #expect(judge("account [success=ok default=ignore] pam_cognito.so\n").status == .fail)
+        #expect(judge("account [perm_denied=die default=ignore] pam_cognito.so\n").status == .pass)
+    }
+}
