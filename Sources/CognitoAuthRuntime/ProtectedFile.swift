@@ -267,7 +267,11 @@ public struct LoadedConfig: Sendable {
         let module = config.provision.nssModule
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let bytes: [UInt8]
-        do { bytes = try ProtectedFile.readBytes(module, kind: .config, maxBytes: 8 << 20) } catch {
+        // /lib is a symbolic link to usr/lib on merged-/usr systems: resolve the path first, then
+        // walk the result, which must be root's all the way down like any file read here.
+        var resolved = module
+        if let r = realpath(module, nil) { resolved = String(cString: r); free(r) }
+        do { bytes = try ProtectedFile.readBytes(resolved, kind: .config, maxBytes: 8 << 20) } catch {
             throw ConfigError(file: path, line: nil, key: "provision_nss_module",
                               message: "provision = on_first_login needs libnss_cognito.so.2 (it answers sshd before authentication): \(error.description); install it there, or name it with provision_nss_module")
         }
