@@ -481,3 +481,40 @@ def test_module_under_helgrind_has_no_races(nss_sshd, workdir):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.split() == ["bad", "0", "entries", str(len(stored))], p.stdout
+
+
+def with_module_path(sshd, path):
+    """The fixture's config with provision_nss_module = path; returns a context-free restore function."""
+    with open(sshd.config) as f:
+        original = f.read()
+    line = f"provision_nss_module = {sshd.lib}/libnss_cognito.so.2"
+    assert line in original
+    with open(sshd.config, "w") as f:
+        f.write(original.replace(line, f"provision_nss_module = {path}"))
+    def restore():
+        with open(sshd.config, "w") as f:
+            f.write(original)
+    return restore
+
+
+def test_nss_module_is_found_through_a_symbolic_link_but_not_in_an_unsafe_place(nss_sshd):
+    """/lib is a link to usr/lib on merged-/usr systems (the package's default path goes through
+    it); the resolved file must still be root's and not group/world-writable, like every file read."""
+    link = os.path.join(nss_sshd.dir, "lib-link")
+    if not os.path.lexists(link):
+        os.symlink(nss_sshd.lib, link)
+    restore = with_module_path(nss_sshd, f"{link}/libnss_cognito.so.2")
+    try:
+        r = cli(nss_sshd, "users", "list")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+    finally:
+        restore()
+    unsafe = os.path.join(nss_sshd.dir, "unsafe-libnss_cognito.so.2")
+    shutil.copyfile(os.path.join(nss_sshd.lib, "libnss_cognito.so.2"), unsafe)
+    os.chmod(unsafe, 0o666)
+    restore = with_module_path(nss_sshd, unsafe)
+    try:
+        r = cli(nss_sshd, "users", "list")
+        assert r.returncode == 2 and "provision_nss_module" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    finally:
+        restore()
