@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "provisional.h"
 
 #ifndef COGNITO_STORE_DIR
 #define COGNITO_STORE_DIR "/var/lib/cognito-auth/accounts"
@@ -38,6 +39,10 @@
 #define COGNITO_CONFIG_DIR "/etc/cognito-auth"
 #endif
 #define COGNITO_CONFIG_NAME "cognito-auth.conf"
+/* The helper reads these from this file (NSSModulePaths.swift) and refuses a state_dir or config
+ * other than the ones compiled in here: sshd must be told the entries the helper writes. */
+__attribute__((used)) static const char compiled_paths[] =
+	"COGNITO_STORE_DIR=" COGNITO_STORE_DIR "\0COGNITO_CONFIG=" COGNITO_CONFIG_DIR "/" COGNITO_CONFIG_NAME;
 #define MAX_FILE (4u << 20)
 #define VAL_MAX 256
 
@@ -181,6 +186,7 @@ static int printable(struct span s)
 static int parse_pw(struct span line, struct span f[7], uint32_t *uid, uint32_t *gid)
 {
 	return split(line, f, 7) && valid_name(f[0].p, f[0].n) && printable(f[1]) && printable(f[4]) &&
+	       !span_is(f[4], COGNITO_PROVISIONAL_GECOS) &&
 	       parse_id(f[2], uid) && parse_id(f[3], gid) && f[5].n > 0 && f[5].p[0] == '/' &&
 	       printable(f[5]) && f[6].n > 0 && f[6].p[0] == '/' && printable(f[6]);
 }
@@ -441,44 +447,66 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-/* Is id the third field of some line of a or b (host file read leniently, store strictly)? */
-static int id_taken(const struct file *a, const struct file *b, uint32_t id)
+static int cmp_id(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* The ids (third field) in [lo, hi] of the lines of a and b (host file read leniently, store
+ * strictly), sorted into *ids (the caller frees it): one scan per lookup, not one per candidate. */
+static int collect_ids(const struct file *a, const struct file *b, uint32_t lo, uint32_t hi, uint32_t **ids,
+		       size_t *n)
 {
 	const struct file *files[2] = { a, b };
-	struct span line, f[3];
-	int i;
+	struct span line, f;
+	size_t lines = 0, i, off;
 
+	*n = 0;
+	for (i = 0; i < 2; i++)
+		for (off = 0; files[i] && next_line(files[i], &off, &line);)
+			lines++;
+	if ((*ids = malloc((lines + 1) * sizeof(uint32_t))) == NULL)
+		return 0;
 	for (i = 0; i < 2; i++) {
-		size_t off = 0;
-		while (files[i] && next_line(files[i], &off, &line)) {
+		for (off = 0; files[i] && next_line(files[i], &off, &line);) {
 			const char *c1 = memchr(line.p, ':', line.n), *c2, *c3;
 			uint32_t v;
 			if (!c1 || !(c2 = memchr(c1 + 1, ':', line.n - (size_t)(c1 + 1 - line.p))))
 				continue;
 			c3 = memchr(c2 + 1, ':', line.n - (size_t)(c2 + 1 - line.p));
-			f[2].p = c2 + 1;
-			f[2].n = (size_t)((c3 ? c3 : line.p + line.n) - f[2].p);
-			if (parse_id(f[2], &v) && v == id)
-				return 1;
+			f.p = c2 + 1;
+			f.n = (size_t)((c3 ? c3 : line.p + line.n) - f.p);
+			if (parse_id(f, &v) && v >= lo && v <= hi)
+				(*ids)[(*n)++] = v;
 		}
 	}
-	return 0;
+	qsort(*ids, *n, sizeof(uint32_t), cmp_id);
+	return 1;
 }
 
-/* The first free id from hash(name) in [lo, hi], probing upwards and wrapping. */
+/* The first free id from hash(name) in [lo, hi], probing upwards and wrapping; of n taken ids in
+ * the range, n + 1 candidates hold a free one if there is any. */
 static int probe(const char *name, uint32_t lo, uint32_t hi, const struct file *a, const struct file *b,
 		 uint32_t *out)
 {
 	uint64_t size = (uint64_t)hi - lo + 1, start = fnv1a(name) % size, i;
+	uint32_t *ids;
+	size_t n;
+	int found = 0;
 
-	for (i = 0; i < size; i++) {
+	if (!collect_ids(a, b, lo, hi, &ids, &n))
+		return 0;
+	for (i = 0; i < size && i <= n && !found; i++) {
 		uint32_t cand = (uint32_t)(lo + (start + i) % size);
-		if (!id_taken(a, b, cand)) {
+		if (bsearch(&cand, ids, n, sizeof(uint32_t), cmp_id) == NULL) {
 			*out = cand;
-			return 1;
+			found = 1;
 		}
 	}
-	return 0;
+	free(ids);
+	return found;
 }
 
 /* gid of a named group: /etc/group, then the store, else probed into the range. */
@@ -521,7 +549,8 @@ static enum nss_status provisional(const char *name, const struct file *store_pw
 	strcat(home, name);
 	f[0] = (struct span){ name, strlen(name) };
 	f[1] = (struct span){ "*", 1 };
-	f[4] = (struct span){ "", 0 };
+	/* The mark pam_cognito.so's acct_mgmt refuses when its own auth did not admit this name. */
+	f[4] = (struct span){ COGNITO_PROVISIONAL_GECOS, strlen(COGNITO_PROVISIONAL_GECOS) };
 	f[5] = (struct span){ home, strlen(home) };
 	f[6] = (struct span){ st.shell, strlen(st.shell) };
 	rc = fill_pw(f, uid, gid, pw, buf, len, errnop);

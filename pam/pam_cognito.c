@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <security/pam_modules.h>
 #include <security/pam_ext.h>
+#include "provisional.h"
 
 #define HELPER_FD 3
 #define HEADER 4                /* bytes of a frame's length field */
@@ -440,8 +442,19 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	(void)flags;
 	if (parse_args(pamh, argc, argv, &s) != PAM_SUCCESS) return PAM_SERVICE_ERR;
 	if (pam_get_data(pamh, DATA_KEY, (const void **)&r) != PAM_SUCCESS || r == NULL) {
-		DBG(&s, "this module did not authenticate this handle: ignored");
-		return PAM_IGNORE;
+		/* publickey, GSSAPI…: sshd may hold libnss_cognito's provisional entry, never stored. */
+		struct passwd pw, *e = NULL;
+		char buf[16384];
+		const char *user = item(pamh, PAM_USER);
+		int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &e);
+		if (rc == 0 && (e == NULL || strcmp(e->pw_gecos, COGNITO_PROVISIONAL_GECOS) != 0)) {
+			DBG(&s, "this module did not authenticate this handle: ignored");
+			return PAM_IGNORE;
+		}
+		if (rc != 0) ERR(pamh, "account refused: cannot look %s up: %s", user, strerror(rc));
+		else pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "account refused for %s: only a "
+				"provisional entry, not signed in here", user);
+		return PAM_PERM_DENIED;
 	}
 	if (r[0] != '\0' && strcmp(item(pamh, PAM_USER), r) == 0) return PAM_SUCCESS;
 	pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE,

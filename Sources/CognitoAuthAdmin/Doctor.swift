@@ -41,12 +41,15 @@ public enum Doctor {
             emit(checkProvider(config))
             // The loopback redirect ports matter to the code flow only.
             if config.flow == .code { emit(PortCheck.judge(config.redirectURIs.map { probePort($0) })) }
-            if config.provision.enabled { emit(checkProvisioning(config)) }
+            if config.provision.enabled {
+                emit(checkProvisioning(config))
+                emit(checkAccountStack(options))
+            }
         } else {
             emit(.warn(.idp, "identity provider", "not checked: the configuration did not load"))
         }
         let loginTimeout = config?.loginTimeout ?? 110
-        emit(checkSshd(options, loginTimeout: loginTimeout, defaulted: config == nil))
+        emit(checkSshd(options, loginTimeout: loginTimeout, defaulted: config == nil, provisioning: config?.provision.enabled ?? false))
         for (service, required) in [("sshd", true), ("sudo", false)] {
             emit(checkPam(service: service, required: required, options: options))
         }
@@ -62,14 +65,23 @@ public enum Doctor {
         case .success(let snap): out.append(ProvisionCheck.store(store.directory, problem: nil, accounts: snap.passwd.count))
         case .failure(let why): out.append(ProvisionCheck.store(store.directory, problem: why.message, accounts: 0))
         }
-        if store.directory != AccountStore.nssDirectory {
-            out.append(.warn(.config, "account store", "libnss_cognito.so.2 reads \(AccountStore.nssDirectory), not \(store.directory) (state_dir)",
-                             fix: "leave state_dir at /var/lib/cognito-auth when provision = on_first_login"))
-        }
         let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
         out += ProvisionCheck.uidRange(config.provision.uidRange, loginDefs: try? String(contentsOfFile: "/etc/login.defs", encoding: .utf8),
                                        hostPasswd: StoreText.hostIDs(passwd))
         return out
+    }
+
+    /// /etc/pam.d/sshd's account stack (includes followed) must run pam_cognito.so (§12).
+    static func checkAccountStack(_ options: Options) -> DoctorFinding {
+        let dir = options.pamDir.hasSuffix("/") ? String(options.pamDir.dropLast()) : options.pamDir
+        let path = "\(dir)/sshd"
+        guard let text = readSmall(path).text else { return .fail(.pam, "account pam_cognito.so", "\(path) cannot be read") }
+        let stack = PamStack.build(type: "account", file: PamFile.parse(text, file: path)) { name in
+            let p = name.hasPrefix("/") ? name : "\(dir)/\(name)"
+            guard let t = readSmall(p).text else { return nil }
+            return (p, t)
+        }
+        return ProvisionCheck.accountStack(stack, path: path)
     }
 
     // MARK: - configuration and its files
@@ -245,7 +257,7 @@ public enum Doctor {
 
     // MARK: - sshd
 
-    static func checkSshd(_ options: Options, loginTimeout: Int, defaulted: Bool) -> [DoctorFinding] {
+    static func checkSshd(_ options: Options, loginTimeout: Int, defaulted: Bool, provisioning: Bool) -> [DoctorFinding] {
         var args = ["-T"]
         if let f = options.sshdConfig { args += ["-f", f] }
         for o in options.sshdOptions { args += ["-o", o] }
@@ -284,7 +296,7 @@ public enum Doctor {
         let settings = SshdSettings.parse(output)
         guard !settings.isEmpty else { return [.fail(.sshd, "sshd", "\(shown) printed nothing")] }
         var out = SshdCheck.judge(settings, loginTimeout: loginTimeout, where: options.sshdConfig ?? "/etc/ssh/sshd_config",
-                                  authMethodsRefusal: refusal)
+                                  authMethodsRefusal: refusal, provisioning: provisioning)
         if defaulted {
             out = out.map { f in
                 var f = f

@@ -12,14 +12,9 @@ import Glibc
 public struct AccountStore {
     public let stateDir: String
     public var directory: String { stateDir + "/accounts" }
-    /// An entry on a new name's probe path written less than this long ago may be the uid sshd
-    /// was told before authentication: such a sign-in is refused (sign in again).
-    public static let raceWindow: Double = 900
     static let maxBytes = 4 << 20
 
     public init(stateDir: String) { self.stateDir = stateDir }
-    /// Where libnss_cognito.so.2 reads (COGNITO_STORE_DIR in pam/nss_cognito.c): the default state_dir's.
-    public static let nssDirectory = "/var/lib/cognito-auth/accounts"
 
     public struct Snapshot: Sendable {
         public var passwd: [PasswdEntry] = []
@@ -94,6 +89,27 @@ public struct AccountStore {
         } catch { return .failure(StoreProblem(error.description)) }
     }
 
+    /// When /etc/passwd last changed (its mtime, or its inode's change time if later); now if unknown.
+    static func hostPasswdChanged(now: Double) -> Double {
+        var st = stat()
+        guard stat("/etc/passwd", &st) == 0 else { return now }
+        return max(Double(st.st_mtim.tv_sec), Double(st.st_ctim.tv_sec))
+    }
+
+    /// The name NSS has for a uid from a source other than this store (files, LDAP, sssd…), if any.
+    static func nssOwner(of uid: uid_t) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        while true {
+            let rc = getpwuid_r(uid, &pwd, &buffer, buffer.count, &result)
+            if rc == ERANGE, buffer.count < 1_048_576 { buffer = [CChar](repeating: 0, count: buffer.count * 2); continue }
+            // A failed lookup cannot say the uid is free.
+            guard rc == 0 else { return "(lookup failed: \(String(cString: strerror(rc))))" }
+            return result.map { String(cString: $0.pointee.pw_name) }
+        }
+    }
+
     /// The entry a not-yet-provisioned name would get now (what the NSS module tells sshd).
     public func planned(_ name: String, settings: ProvisionSettings) -> PasswdEntry? {
         guard settings.enabled, case .success(let s) = snapshot(), case .success(let host) = Self.host(),
@@ -110,8 +126,9 @@ public struct AccountStore {
 
     /// On an allowed sign-in: writes the new account (`create`), or refreshes the mapped groups of
     /// one the store already has. Under the lock; a refusal leaves the store as it was.
+    /// `loginTimeout` sizes the race window (Provisioning.raceWindow).
     public func admit(_ name: String, create: Bool, cognitoGroups: [String], settings: ProvisionSettings,
-                      now: Double) -> Result<Admitted, Refusal> {
+                      loginTimeout: Int, now: Double) -> Result<Admitted, Refusal> {
         func refuse(_ m: String, _ code: ReasonCode = .provisionFailed) -> Result<Admitted, Refusal> { .failure(Refusal(code, m)) }
         guard Syntax.isLoginName(name) else { return refuse("'\(name)' is not a valid login name") }
         let dir: TrustedDirectory
@@ -146,9 +163,18 @@ public struct AccountStore {
             guard let entry = Provisioning.entry(for: name, settings: settings, host: host, passwd: snap.passwd, groups: snap.groups) else {
                 return refuse("no free uid in provision_uid_range \(settings.uidRange.lowerBound)-\(settings.uidRange.upperBound)")
             }
+            let window = Provisioning.raceWindow(loginTimeout: loginTimeout)
             if let other = Provisioning.recentlyTaken(name, uid: entry.uid, range: settings.uidRange, passwd: snap.passwd,
-                                                      created: snap.meta.mapValues(\.created), now: now, window: Self.raceWindow) {
+                                                      created: snap.meta.mapValues(\.created), now: now, window: window) {
                 return refuse("uid \(other.uid) was taken by \(other.name) while this sign-in was under way; sign in again")
+            }
+            if let other = Provisioning.hostTakenMeanwhile(name, uid: entry.uid, range: settings.uidRange, host: host,
+                                                           hostChangedAt: Self.hostPasswdChanged(now: now), now: now, window: window) {
+                return refuse("uid \(other.id) is \(other.name)'s in /etc/passwd, which changed while this sign-in was under way; sign in again")
+            }
+            // /etc/passwd is probed; other NSS sources (LDAP, sssd) are not: never write a uid they have.
+            if let owner = Self.nssOwner(of: entry.uid) {
+                return refuse("uid \(entry.uid) already belongs to \(owner) (NSS); choose a provision_uid_range no other source uses")
             }
             if let why = HomeDirectory.create(entry) { return refuse(why.message) }
             snap.passwd.append(entry)

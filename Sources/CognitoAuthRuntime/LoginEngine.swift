@@ -161,7 +161,7 @@ public final class LoginEngine {
         }
         if recordPin, config.provision.enabled, decision.outcome == .allowed, let account = decision.localUser {
             switch store.admit(account, create: decision.willProvision, cognitoGroups: decision.groups ?? [],
-                               settings: config.provision, now: clock().timeIntervalSince1970) {
+                               settings: config.provision, loginTimeout: config.loginTimeout, now: clock().timeIntervalSince1970) {
             case .success(.provisioned(let e)): notes.append("provisioned: \(e.name) uid \(e.uid) gid \(e.gid)")
             case .success(.refreshed(let groups)): notes.append("groups: \(account) in \(([config.provision.group] + groups).joined(separator: ","))")
             case .success(.notManaged): break

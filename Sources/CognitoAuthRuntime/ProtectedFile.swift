@@ -137,8 +137,23 @@ public enum ProtectedFile {
         close(fd)
     }
 
+    /// The bytes of a file under the same rules as `read` (libnss_cognito.so.2, for NSSModulePaths).
+    public static func readBytes(_ path: String, kind: Kind, maxBytes: Int, requiredOwner: uid_t = 0) throws(ConfigError) -> [UInt8] {
+        let (dir, name) = try directory(of: path, owner: requiredOwner)
+        return try readBytes(name, in: dir, kind: kind, maxBytes: maxBytes, requiredOwner: requiredOwner)
+    }
+
     /// `name` inside `dir`, read through the directory's descriptor.
     static func read(_ name: String, in dir: TrustedDirectory, kind: Kind, maxBytes: Int, requiredOwner: uid_t) throws(ConfigError) -> String {
+        let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
+        let bytes = try readBytes(name, in: dir, kind: kind, maxBytes: maxBytes, requiredOwner: requiredOwner)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, line: nil, key: nil, message: "is not valid UTF-8")
+        }
+        return text
+    }
+
+    static func readBytes(_ name: String, in dir: TrustedDirectory, kind: Kind, maxBytes: Int, requiredOwner: uid_t) throws(ConfigError) -> [UInt8] {
         let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
         func fail(_ m: String) -> ConfigError { ConfigError(file: path, line: nil, key: nil, message: m) }
         let (fd, size) = try open(name, in: dir, kind: kind, maxBytes: maxBytes, requiredOwner: requiredOwner)
@@ -156,8 +171,7 @@ public enum ProtectedFile {
             total += n
         }
         guard total <= size else { throw fail("grew while being read") }
-        guard let text = String(validating: buffer[0..<total], as: UTF8.self) else { throw fail("is not valid UTF-8") }
-        return text
+        return Array(buffer[0..<total])
     }
 
     private static func directory(of path: String, owner: uid_t) throws(ConfigError) -> (TrustedDirectory, String) {
@@ -243,6 +257,27 @@ public struct LoadedConfig: Sendable {
         }
         // Trust anchors decide whom the helper believes to be the IdP: same rule, though libcurl reads it.
         if let ca = config.caFile { try ProtectedFile.verify(ca, kind: .config, requiredOwner: requiredOwner) }
+        if config.provision.enabled { try checkNSSModule(config, path: path) }
         return LoadedConfig(config: config, clientSecret: secret, accountMap: map, relaySecret: relaySecret)
+    }
+
+    /// With provision = on_first_login the installed NSS module must read this state_dir's store
+    /// and this config (ARCHITECTURE.md §12): a config error otherwise, naming the key and the fix.
+    static func checkNSSModule(_ config: Config, path: String) throws(ConfigError) {
+        let module = config.provision.nssModule
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let bytes: [UInt8]
+        // /lib is a symbolic link to usr/lib on merged-/usr systems: resolve the path first, then
+        // walk the result, which must be root's all the way down like any file read here.
+        var resolved = module
+        if let r = realpath(module, nil) { resolved = String(cString: r); free(r) }
+        do { bytes = try ProtectedFile.readBytes(resolved, kind: .config, maxBytes: 8 << 20) } catch {
+            throw ConfigError(file: path, line: nil, key: "provision_nss_module",
+                              message: "provision = on_first_login needs libnss_cognito.so.2 (it answers sshd before authentication): \(error.description); install it there, or name it with provision_nss_module")
+        }
+        guard let paths = NSSModulePaths.parse(bytes) else {
+            throw ConfigError(file: path, line: nil, key: "provision_nss_module", message: "\(module) is not a libnss_cognito.so.2 of this version (no compiled-in paths)")
+        }
+        if let error = paths.check(config, configPath: absolute, modulePath: module) { throw error }
     }
 }

@@ -61,6 +61,15 @@ struct SshdCheckTests {
         #expect(f?.fix?.hasPrefix("UsePAM yes") == true)
     }
 
+    @Test(arguments: [(0, 110, DoctorFinding.Status.fail), (171, 110, .fail), (3600, 3000, .fail), (170, 110, .pass),
+                      (120, 110, .pass), (3010, 3000, .pass)])
+    func provisioningNeedsABoundedLoginGraceTime(grace: Int, timeout: Int, expected: DoctorFinding.Status) {
+        let f = finding(SshdCheck.judge(sshd(["logingracetime": String(grace)]), loginTimeout: timeout, where: "x", provisioning: true),
+                        "sshd LoginGraceTime")
+        #expect(f?.status == expected)
+        if expected == .fail { #expect(f?.message.contains("provision = on_first_login") == true) }
+    }
+
     @Test(arguments: [(30, 110, DoctorFinding.Status.fail), (110, 110, .fail), (111, 110, .pass), (170, 110, .pass),
                       (171, 110, .warn), (0, 110, .warn), (120, 600, .fail)])
     func loginGraceTimeMustExceedLoginTimeout(grace: Int, timeout: Int, expected: DoctorFinding.Status) {
@@ -387,5 +396,26 @@ struct DoctorHostTests {
     @Test func findingPrintsSymbolAndFix() {
         let f = DoctorFinding.fail(.sshd, "sshd UsePAM", "is no", fix: "UsePAM yes\nsecond line")
         #expect(f.description == "✗ sshd UsePAM: is no\n    fix: UsePAM yes\n         second line")
+    }
+}
+
+struct ProvisionAccountStackTests {
+    func judge(_ text: String, common: String = "account [success=1 default=ignore] pam_unix.so\naccount requisite pam_deny.so\naccount required pam_permit.so\n") -> DoctorFinding {
+        let stack = PamStack.build(type: "account", file: PamFile.parse(text, file: "/etc/pam.d/sshd")) { name in
+            name == "common-account" ? ("/etc/pam.d/common-account", common) : nil
+        }
+        return ProvisionCheck.accountStack(stack, path: "/etc/pam.d/sshd")
+    }
+
+    @Test func accountLineIsRequiredWithProvisioning() {
+        #expect(judge("auth required pam_cognito.so\n@include common-account\n").status == .fail)
+        #expect(judge("auth required pam_cognito.so\naccount required pam_cognito.so\n@include common-account\n").status == .pass)
+        // pam-auth-update's profile puts it in common-account.
+        #expect(judge("@include common-account\n", common: "account required pam_unix.so\naccount required pam_cognito.so\n").status == .pass)
+        // optional, sufficient, or PAM_PERM_DENIED ignored: a provisional-only entry would pass.
+        #expect(judge("account optional pam_cognito.so\n").status == .fail)
+        #expect(judge("account sufficient pam_cognito.so\n").status == .fail)
+        #expect(judge("account [success=ok default=ignore] pam_cognito.so\n").status == .fail)
+        #expect(judge("account [perm_denied=die default=ignore] pam_cognito.so\n").status == .pass)
     }
 }

@@ -1,4 +1,5 @@
 @testable import CognitoAuthCore
+import Foundation
 import Testing
 
 struct ProvisioningTests {
@@ -57,6 +58,69 @@ struct ProvisioningTests {
         let chosen = start == 1009 ? 1000 : start + 1
         #expect(Provisioning.recentlyTaken("carol", uid: chosen, range: s, passwd: [other], created: ["dave": 100], now: 200, window: 900) == other)
         #expect(Provisioning.recentlyTaken("carol", uid: chosen, range: s, passwd: [other], created: ["dave": 100], now: 5000, window: 900) == nil)
+    }
+
+    @Test func raceWindowGrowsWithLoginTimeoutAndBoundsLoginGraceTime() {
+        // login_timeout may be 3600 s: a fixed 900 s window would not outlast such a connection.
+        #expect(Provisioning.raceWindow(loginTimeout: 3600) == 3720)
+        #expect(Provisioning.raceWindow(loginTimeout: 110) == 230)
+        for t in [10, 110, 3600] {
+            #expect(Double(Provisioning.maxLoginGraceTime(loginTimeout: t)) < Provisioning.raceWindow(loginTimeout: t))
+        }
+        let s = 1000...1009 as ClosedRange<UInt32>
+        let start = 1000 + Provisioning.hash("carol") % 10
+        let other = PasswdEntry(name: "dave", uid: start, gid: 1, home: "/home/dave", shell: "/bin/sh")
+        let chosen = start == 1009 ? 1000 : start + 1
+        // Written 2000 s ago: inside the window of a 3600 s login_timeout.
+        let w = Provisioning.raceWindow(loginTimeout: 3600)
+        #expect(Provisioning.recentlyTaken("carol", uid: chosen, range: s, passwd: [other], created: ["dave": 100], now: 2100, window: w) == other)
+    }
+
+    @Test func hostAccountOnTheProbePathIsARaceOnlyWhilePasswdIsFresh() {
+        let s = 1000...1009 as ClosedRange<UInt32>
+        let start = 1000 + Provisioning.hash("carol") % 10
+        let chosen = start == 1009 ? 1000 : start + 1
+        let host = Provisioning.Host(passwdText: "root:x:0:0::/root:/bin/bash\nnewbie:x:\(start):100::/home/newbie:/bin/sh\n", groupText: "")
+        // useradd took the uid sshd was told, 10 s ago: refused.
+        #expect(Provisioning.hostTakenMeanwhile("carol", uid: chosen, range: s, host: host, hostChangedAt: 990, now: 1000, window: 230)?.name == "newbie")
+        // /etc/passwd unchanged for longer than any connection lasts: the account was there at lookup too.
+        #expect(Provisioning.hostTakenMeanwhile("carol", uid: chosen, range: s, host: host, hostChangedAt: 0, now: 1000, window: 230) == nil)
+        // Not on the probe path before the chosen uid: nothing to fear.
+        #expect(Provisioning.hostTakenMeanwhile("carol", uid: start, range: s, host: Self.host, hostChangedAt: 990, now: 1000, window: 230) == nil)
+    }
+
+    @Test func provisionalMarkIsNeverAStoreLine() throws {
+        let marked = "carol:*:200001:200000:\(Provisioning.provisionalGecos):/home/carol:/bin/bash\n"
+        #expect(throws: StoreProblem.self) { try StoreText.parsePasswd(marked).get() }
+        #expect(try StoreText.parsePasswd("carol:*:200001:200000::/home/carol:/bin/bash\n").get().count == 1)
+        // The same mark as pam/provisional.h, which the C module and pam_cognito.so use.
+        let header = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("pam/provisional.h")
+        let text = try String(contentsOf: header, encoding: .utf8)
+        #expect(text.contains("#define COGNITO_PROVISIONAL_GECOS \"\(Provisioning.provisionalGecos)\""))
+    }
+
+    @Test func nssModulePathsAreReadFromTheModuleBytes() throws {
+        let bytes = Array("\u{7f}ELF junk\0COGNITO_STORE_DIR=/var/lib/cognito-auth/accounts\0COGNITO_CONFIG=/etc/cognito-auth/cognito-auth.conf\0tail".utf8)
+        let p = try #require(NSSModulePaths.parse(bytes))
+        #expect(p == NSSModulePaths(storeDir: "/var/lib/cognito-auth/accounts", config: "/etc/cognito-auth/cognito-auth.conf"))
+        #expect(NSSModulePaths.parse(Array("no markers here".utf8)) == nil)
+        #expect(NSSModulePaths.parse(Array("COGNITO_STORE_DIR=relative\0COGNITO_CONFIG=/c\0".utf8)) == nil)
+        #expect(NSSModulePaths.parse(Array("COGNITO_STORE_DIR=/a\0COGNITO_STORE_DIR=/b\0COGNITO_CONFIG=/c\0".utf8)) == nil)
+        #expect(NSSModulePaths.parse(Array("COGNITO_STORE_DIR=/a\0COGNITO_CONFIG=/c".utf8)) == nil, "no NUL: cut short")
+    }
+
+    @Test func stateDirOtherThanTheModulesIsAConfigErrorNamingTheKey() throws {
+        let module = NSSModulePaths(storeDir: "/var/lib/cognito-auth/accounts", config: "/etc/cognito-auth/cognito-auth.conf")
+        let path = "/etc/cognito-auth/cognito-auth.conf"
+        #expect(module.check(try parse("provision = on_first_login"), configPath: path, modulePath: "/m") == nil)
+        #expect(module.check(try parse("provision = on_first_login\nstate_dir = /var/lib/cognito-auth/"), configPath: path, modulePath: "/m") == nil)
+        let e = try #require(module.check(try parse("provision = on_first_login\nstate_dir = /srv/state"), configPath: path, modulePath: "/m"))
+        #expect(e.key == "state_dir" && e.message.contains("set state_dir = /var/lib/cognito-auth"))
+        let other = try #require(module.check(try parse("provision = on_first_login"), configPath: "/etc/other.conf", modulePath: "/m"))
+        #expect(other.key == "provision" && other.message.contains("/etc/cognito-auth/cognito-auth.conf"))
+        #expect(try parse("provision_nss_module = /usr/lib64/libnss_cognito.so.2").provision.nssModule == "/usr/lib64/libnss_cognito.so.2")
+        #expect(throws: ConfigError.self) { try parse("provision_nss_module = libnss_cognito.so.2") }
     }
 
     @Test func groupsAddPrimaryAndMappedAndDropUnmapped() throws {

@@ -153,9 +153,10 @@ class Sshd:
 
     def __init__(self, workdir, emulator, redirect_uris, login_timeout=60, http_timeout=3,
                  login_grace_time=90, max_startups="100:30:200", extra_config="", pam_debug=False,
-                 sshd_extra="", wrap=()):
+                 sshd_extra="", wrap=(), pubkey=False):
         # sshd_extra: sshd_config lines before the shipped drop-in; wrap: a command sshd is run
-        # under (test_nss.py: a private mount namespace with its own nsswitch.conf).
+        # under (test_nss.py: a private mount namespace with its own nsswitch.conf); pubkey: keys
+        # from <dir>/authorized_keys/<user> are accepted too (see authorize_key).
         self.wrap = tuple(wrap)
         self.dir = tempfile.mkdtemp(prefix="sshd-", dir=workdir)
         os.chmod(self.dir, 0o755)
@@ -184,6 +185,9 @@ class Sshd:
         subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "cognito-itest", "-f", self.host_key],
                        check=True, timeout=30)
         self.sshd_config = os.path.join(self.dir, "sshd_config")
+        self.keys_dir = os.path.join(self.dir, "authorized_keys")
+        pubkey_lines = (f"PubkeyAuthentication yes\nAuthorizedKeysFile {self.keys_dir}/%u" if pubkey
+                        else "PubkeyAuthentication no\nAuthorizedKeysFile none")
         with open(self.sshd_config, "w") as f:
             f.write(f"""# sshd for the cognito-auth end-to-end tests (Tests/Integration/sshd_harness.py).
 # sshd keeps the first value it reads for a keyword: the test's own settings come first, then the
@@ -195,9 +199,8 @@ HostKey {self.host_key}
 PidFile {self.dir}/sshd.pid
 LoginGraceTime {login_grace_time}
 MaxStartups {max_startups}
-PubkeyAuthentication no
+{pubkey_lines}
 HostbasedAuthentication no
-AuthorizedKeysFile none
 PermitRootLogin no
 UseDNS no
 StrictModes no
@@ -286,6 +289,23 @@ session required pam_permit.so
                 return f.read()
         except OSError:
             return ""
+
+    def authorize_key(self, user):
+        """A fresh ed25519 key that sshd accepts for `user` (with pubkey=True); returns its private key file."""
+        os.makedirs(self.keys_dir, mode=0o755, exist_ok=True)
+        key = os.path.join(self.dir, f"id_{user}")
+        if not os.path.exists(key):
+            subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", user, "-f", key], check=True, timeout=30)
+        shutil.copyfile(key + ".pub", os.path.join(self.keys_dir, user))
+        return key
+
+    def ssh_with_key(self, user, key, command, source=None):
+        """The real ssh client with publickey only (no PAM auth runs in sshd); returns CompletedProcess."""
+        return subprocess.run([SSH, "-F", "/dev/null", "-p", str(self.port), "-b", source or client_address(),
+                               "-i", key, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey",
+                               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                               "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+                               f"{user}@127.0.0.1", command], capture_output=True, text=True, timeout=60)
 
     # -- what the listener holds
 

@@ -87,10 +87,12 @@ def test_sshd_snippet_says_what_account_management_does():
         text = f.read()
     comments = " ".join(l.lstrip("# ").strip() for l in text.splitlines() if l.startswith("#"))
     assert "group policy also answer" not in comments
-    for promise in ["repeats", "same PAM handle", "does not evaluate the group policy again", "PAM_IGNORE", "publickey"]:
+    for promise in ["repeats", "same PAM handle", "does not evaluate the group policy again", "PAM_IGNORE", "publickey",
+                    "provisional", "PAM_PERM_DENIED", "required"]:
         assert promise in comments, promise
     active = [l for l in text.splitlines() if l and not l.startswith("#")]
-    assert active == ["auth required pam_cognito.so"]
+    # The account line is what refuses a publickey login holding only a provisional NSS entry.
+    assert active == ["auth required pam_cognito.so", "account required pam_cognito.so"]
 
 
 # ---------------------------------------------------------------- Debian packaging (contrib/debian)
@@ -123,7 +125,10 @@ def test_pam_auth_update_profile_is_off_by_default_and_never_falls_through():
     # Success ends the primary block (pam-auth-update turns `end` into a jump past pam_deny);
     # everything else, unavailable included, ends the login: nothing reaches `pam_unix.so nullok`.
     assert actions == {"success": "end", "default": "die"}, actions
-    assert not {"Account", "Session", "Password"} & set(fields)
+    # Account: pam_cognito's acct_mgmt (PAM_IGNORE for handles it did not authenticate, except a
+    # provisional-only NSS entry, which it refuses) after the primary block, for every service.
+    assert fields["Account-Type"] == ["Additional"] and fields["Account"] == ["required\tpam_cognito.so"], fields
+    assert not {"Session", "Password"} & set(fields)
 
 
 def test_maintainer_scripts_touch_pam_only_through_pam_auth_update():

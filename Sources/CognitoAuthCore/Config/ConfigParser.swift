@@ -30,6 +30,7 @@ public enum ConfigParser {
         "cache_dir", "state_dir", "audit_format", "min_uid", "allow_root",
         "flow", "qr", "relay_url", "relay_secret_file",
         "provision", "provision_uid_range", "provision_group", "provision_shell", "provision_callers", "group_map",
+        "provision_nss_module",
     ]
     static let serviceKeys: Set<String> = ["allowed_groups", "denied_groups", "max_auth_age", "require_claims"]
 
@@ -264,6 +265,10 @@ public enum ConfigParser {
                 throw fail("provision_callers", "must list program names (the basename of /proc/PID/exe), e.g. sshd")
             }
             p.callers = names
+        }
+        if let v = top["provision_nss_module"]?.value {
+            guard v.hasPrefix("/"), !v.hasSuffix("/") else { throw fail("provision_nss_module", "must be the absolute path of libnss_cognito.so.2, got '\(v)'") }
+            p.nssModule = v
         }
         if let v = top["group_map"]?.value {
             switch GroupMapping.parse(list(v)) {

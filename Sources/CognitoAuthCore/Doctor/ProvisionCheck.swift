@@ -15,6 +15,27 @@ public enum ProvisionCheck {
         }
     }
 
+    /// With provisioning the service's account stack must run pam_cognito.so whatever came before:
+    /// sshd's publickey (GSSAPI, hostbased) logins run no PAM auth but hold the NSS module's
+    /// provisional entry, and only pam_cognito's acct_mgmt refuses it. PAM_PERM_DENIED must fail
+    /// the stack (required, requisite, or a bracket whose perm_denied/default is bad or die).
+    public static func accountStack(_ stack: PamStack, path: String) -> DoctorFinding {
+        func flatten(_ es: [PamStackEntry]) -> [PamStackEntry] { es.flatMap { [$0] + flatten($0.substack ?? []) } }
+        let lines = flatten(stack.entries).filter { $0.line.moduleName == "pam_cognito.so" }
+        let fix = "account required pam_cognito.so    (in \(path), before @include common-account)"
+        guard let first = lines.first else {
+            return .fail(.pam, "account pam_cognito.so", "\(path) has no account line for pam_cognito.so: with provision = on_first_login a publickey login of a never-seen name would get a session under a uid never stored",
+                         fix: fix)
+        }
+        let refuses = lines.contains { e in
+            [PamAction.bad, .die].contains(e.line.control.action(for: "perm_denied"))
+        }
+        return refuses
+            ? .pass(.pam, "account pam_cognito.so", first.whereShown + ": " + first.line.text)
+            : .fail(.pam, "account pam_cognito.so", "\(first.whereShown): '\(first.line.text)' does not fail the stack on PAM_PERM_DENIED, so a provisional-only entry is not refused",
+                    fix: fix)
+    }
+
     /// The store as the helper and the NSS module read it: nil problem, or why it serves nothing.
     public static func store(_ directory: String, problem: String?, accounts: Int) -> DoctorFinding {
         if let problem {

@@ -30,8 +30,11 @@ public enum SshdCheck {
     ///   - authMethodsRefusal: set when sshd refused the configuration because of its
     ///     AuthenticationMethods (e.g. "Disabled method keyboard-interactive …"); the settings were then
     ///     read again with `-o AuthenticationMethods=any`, so that value is not the configured one.
+    ///   - provisioning: `provision = on_first_login`: sshd keeps the uid it was told before
+    ///     authentication for as long as the connection lasts, so LoginGraceTime must be bounded by
+    ///     the helper's race window (`Provisioning.maxLoginGraceTime`); 0 or more fails.
     public static func judge(_ s: SshdSettings, loginTimeout: Int, where file: String,
-                             authMethodsRefusal: String? = nil) -> [DoctorFinding] {
+                             authMethodsRefusal: String? = nil, provisioning: Bool = false) -> [DoctorFinding] {
         var out: [DoctorFinding] = []
         func fix(_ line: String) -> String { "\(line)    (in \(file), before any Match block)" }
 
@@ -63,7 +66,12 @@ public enum SshdCheck {
                 // Measured through sshd (issue 4): the helper decides at login_timeout, but sshd's
                 // conversation cannot be interrupted, so an abandoned sign-in holds its unauthenticated
                 // connection until LoginGraceTime.
-                if grace == 0 {
+                let most = Provisioning.maxLoginGraceTime(loginTimeout: loginTimeout)
+                if provisioning, grace == 0 || grace > most {
+                    out.append(.fail(.sshd, "sshd LoginGraceTime",
+                                     "\(grace == 0 ? "0 (no limit)" : "\(grace) s"): with provision = on_first_login sshd keeps the uid it was told before authentication for the whole connection, and the helper can tell a uid given to someone else meanwhile only within login_timeout + 120 s; LoginGraceTime must be 1-\(most) (login_timeout + 60)",
+                                     fix: fix("LoginGraceTime \(loginTimeout + 10)")))
+                } else if grace == 0 {
                     out.append(.warn(.sshd, "sshd LoginGraceTime",
                                      "0 (no limit): a sign-in left at the prompt holds an unauthenticated connection until the client goes away",
                                      fix: fix("LoginGraceTime \(loginTimeout + 10)")))

@@ -62,7 +62,7 @@ public enum StoreText {
         for (i, line) in lines.enumerated() {
             let f = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 7, Syntax.isLoginName(f[0]), let uid = id(f[2]), let gid = id(f[3]),
-                  f[5].hasPrefix("/"), f[6].hasPrefix("/"), f.allSatisfy(printable) else {
+                  f[4] != Provisioning.provisionalGecos, f[5].hasPrefix("/"), f[6].hasPrefix("/"), f.allSatisfy(printable) else {
                 return .failure("line \(i + 1) is not name:*:uid:gid:gecos:/home:/shell")
             }
             out.append(PasswdEntry(name: f[0], uid: uid, gid: gid, gecos: f[4], home: f[5], shell: f[6]))
@@ -116,6 +116,20 @@ public enum StoreText {
 /// computation is the one `pam/nss_cognito.c` does for sshd before authentication, so the entry
 /// sshd was told is the entry that gets written.
 public enum Provisioning {
+    /// The pw_gecos of the NSS module's provisional answer (`COGNITO_PROVISIONAL_GECOS` in
+    /// pam/provisional.h): pam_cognito.so's acct_mgmt refuses a PAM_USER whose entry carries it
+    /// unless its own auth admitted the name. No store line may carry it.
+    public static let provisionalGecos = "cognito-auth provisional entry"
+
+    /// How long after an entry is written a concurrent sign-in may still hold, in sshd, the uid it
+    /// was told before authentication: sshd drops an unauthenticated connection at LoginGraceTime,
+    /// which `doctor` requires to be at most `login_timeout + 60` (and not 0) with provisioning on.
+    /// Another minute on top covers sshd's teardown and the helper's exit.
+    public static func raceWindow(loginTimeout: Int) -> Double { Double(loginTimeout) + 120 }
+
+    /// The most LoginGraceTime may be with provisioning on (so that `raceWindow` bounds it).
+    public static func maxLoginGraceTime(loginTimeout: Int) -> Int { loginTimeout + 60 }
+
     /// FNV-1a (32 bit) of the name's bytes.
     public static func hash(_ s: String) -> UInt32 {
         var h: UInt32 = 2_166_136_261
@@ -171,6 +185,20 @@ public enum Provisioning {
         return nil
     }
 
+    /// A host account on `name`'s probe path before `uid`, when /etc/passwd changed less than
+    /// `window` seconds ago: useradd may have taken, while this sign-in was under way, the uid sshd
+    /// was told before authentication (the probe now skips it). nil if none.
+    public static func hostTakenMeanwhile(_ name: String, uid: UInt32, range: ClosedRange<UInt32>, host: Host,
+                                          hostChangedAt: Double, now: Double, window: Double) -> (name: String, id: UInt32)? {
+        guard now - hostChangedAt < window else { return nil }
+        let byID = Dictionary(host.passwd.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for c in candidates(name, range: range) {
+            if c == uid { return nil }
+            if let e = byID[c] { return e }
+        }
+        return nil
+    }
+
     /// The local groups `cognito:groups` maps to, in `group_map` order, without repeats.
     public static func mappedGroups(_ cognitoGroups: [String], map: [GroupMapping]) -> [String] {
         var out: [String] = []
@@ -213,9 +241,13 @@ public struct ProvisionSettings: Sendable, Equatable {
     public var shell: String
     public var callers: [String]
     public var groupMap: [GroupMapping]
+    /// `provision_nss_module`: the installed libnss_cognito.so.2, whose compiled-in store and
+    /// config paths the helper checks against its own (NSSModulePaths).
+    public var nssModule: String
     public init(enabled: Bool = false, uidRange: ClosedRange<UInt32> = 200_000...299_999, group: String = "cognito",
-                shell: String = "/bin/bash", callers: [String] = ["sshd", "sshd-session", "sshd-auth"], groupMap: [GroupMapping] = []) {
+                shell: String = "/bin/bash", callers: [String] = ["sshd", "sshd-session", "sshd-auth"], groupMap: [GroupMapping] = [],
+                nssModule: String = NSSModulePaths.defaultModule) {
         self.enabled = enabled; self.uidRange = uidRange; self.group = group; self.shell = shell
-        self.callers = callers; self.groupMap = groupMap
+        self.callers = callers; self.groupMap = groupMap; self.nssModule = nssModule
     }
 }
