@@ -447,9 +447,13 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		char buf[16384];
 		const char *user = item(pamh, PAM_USER);
 		int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &e);
-		if (rc == 0 && (e == NULL || strcmp(e->pw_gecos, COGNITO_PROVISIONAL_GECOS) != 0)) {
+		if (rc == 0 && e != NULL && (e->pw_gecos == NULL || strcmp(e->pw_gecos, COGNITO_PROVISIONAL_GECOS) != 0)) {
 			DBG(&s, "this module did not authenticate this handle: ignored");
 			return PAM_IGNORE;
+		}
+		if (rc == 0 && e == NULL) {	/* sshd holds an entry NSS no longer answers: refuse it */
+			pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "account refused for %s: no such account", user);
+			return PAM_USER_UNKNOWN;
 		}
 		if (rc != 0) ERR(pamh, "account refused: cannot look %s up: %s", user, strerror(rc));
 		else pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "account refused for %s: only a "

@@ -21,6 +21,8 @@ public struct AccountStore {
         public var groups: [GroupEntry] = []
         /// name → (written at, locked)
         public var meta: [String: (created: Double, locked: Bool)] = [:]
+        /// uids `users remove` freed, when, and whose (meta lines `~ TIME UID NAME`; kept a day).
+        public var freed: [(uid: UInt32, at: Double, name: String)] = []
     }
 
     func fail(_ m: String) -> StoreProblem { StoreProblem("\(directory): \(m)") }
@@ -62,8 +64,16 @@ public struct AccountStore {
         case .success(let text):
             for line in text.split(separator: "\n") {
                 let f = line.split(separator: " ")
-                guard f.count == 3, let t = Double(f[1]), t.isFinite, t >= 0, t < 1e12, f[2] == "0" || f[2] == "1" else { return .failure(StoreProblem("\(directory)/meta is corrupt")) }
-                snap.meta[String(f[0])] = (t, f[2] == "1")
+                guard f.count == 3 || (f.count == 4 && f[0] == "~"), let t = Double(f[1]), t.isFinite, t >= 0, t < 1e12 else {
+                    return .failure(StoreProblem("\(directory)/meta is corrupt"))
+                }
+                if f.count == 4, f[2].utf8.count <= 10, Syntax.isDigits(f[2]), let uid = UInt32(f[2]), Syntax.isLoginName(String(f[3])) {
+                    snap.freed.append((uid, t, String(f[3])))
+                } else if f.count == 3, f[2] == "0" || f[2] == "1", f[0] != "~" {
+                    snap.meta[String(f[0])] = (t, f[2] == "1")
+                } else {
+                    return .failure(StoreProblem("\(directory)/meta is corrupt"))
+                }
             }
         }
         return .success(snap)
@@ -163,7 +173,7 @@ public struct AccountStore {
             guard let entry = Provisioning.entry(for: name, settings: settings, host: host, passwd: snap.passwd, groups: snap.groups) else {
                 return refuse("no free uid in provision_uid_range \(settings.uidRange.lowerBound)-\(settings.uidRange.upperBound)")
             }
-            let window = Provisioning.raceWindow(loginTimeout: loginTimeout)
+            let window = Provisioning.lookBack(loginTimeout: loginTimeout, now: now, callerStarted: Self.callerStarted())
             if let other = Provisioning.recentlyTaken(name, uid: entry.uid, range: settings.uidRange, passwd: snap.passwd,
                                                       created: snap.meta.mapValues(\.created), now: now, window: window) {
                 return refuse("uid \(other.uid) was taken by \(other.name) while this sign-in was under way; sign in again")
@@ -171,6 +181,10 @@ public struct AccountStore {
             if let other = Provisioning.hostTakenMeanwhile(name, uid: entry.uid, range: settings.uidRange, host: host,
                                                            hostChangedAt: Self.hostPasswdChanged(now: now), now: now, window: window) {
                 return refuse("uid \(other.id) is \(other.name)'s in /etc/passwd, which changed while this sign-in was under way; sign in again")
+            }
+            if let freed = Provisioning.freedMeanwhile(name, uid: entry.uid, range: settings.uidRange, freed: snap.freed,
+                                                       now: now, window: window) {
+                return refuse("uid \(freed) was freed (cognito-auth users remove) while this sign-in was under way; sign in again")
             }
             // /etc/passwd is probed; other NSS sources (LDAP, sssd) are not: never write a uid they have.
             if let owner = Self.nssOwner(of: entry.uid) {
@@ -181,7 +195,7 @@ public struct AccountStore {
             snap.meta[name] = (now, false)
             // group and meta first: a passwd line never names a group that is not there yet.
             if let why = write("group", StoreText.render(groups), mode: 0o644, in: dir)
-                ?? write("meta", renderMeta(snap.meta), mode: 0o600, in: dir)
+                ?? write("meta", renderMeta(snap, now: now), mode: 0o600, in: dir)
                 ?? write("passwd", StoreText.render(snap.passwd), mode: 0o644, in: dir) { return refuse(why.message) }
             return .success(.provisioned(entry))
         }
@@ -190,6 +204,9 @@ public struct AccountStore {
     /// `users remove`: the passwd line, the memberships and the meta line. true if there was one.
     public func remove(_ name: String) -> Result<Bool, StoreProblem> {
         change(name) { snap in
+            // The uid is free again: a sign-in under way for a name whose probe path crosses it may
+            // have been told a later one, so it is remembered for a while (Provisioning.freedMeanwhile).
+            for e in snap.passwd where e.name == name { snap.freed.append((e.uid, Date().timeIntervalSince1970, e.name)) }
             (snap.passwd, snap.groups) = Provisioning.removing(name, passwd: snap.passwd, groups: snap.groups)
             snap.meta[name] = nil
         }
@@ -217,15 +234,67 @@ public struct AccountStore {
             }
             guard snap.passwd.contains(where: { $0.name == name }) else { return .success(false) }
             edit(&snap)
-            if let why = write("meta", renderMeta(snap.meta), mode: 0o600, in: dir)
+            if let why = write("meta", renderMeta(snap, now: Date().timeIntervalSince1970), mode: 0o600, in: dir)
                 ?? write("passwd", StoreText.render(snap.passwd), mode: 0o644, in: dir)
                 ?? write("group", StoreText.render(snap.groups), mode: 0o644, in: dir) { return .failure(why) }
             return .success(true)
         }
     }
 
-    func renderMeta(_ meta: [String: (created: Double, locked: Bool)]) -> String {
-        meta.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value.created)) \($0.value.locked ? 1 : 0)\n" }.joined()
+    func renderMeta(_ snap: Snapshot, now: Double) -> String {
+        snap.meta.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value.created)) \($0.value.locked ? 1 : 0)\n" }.joined()
+            + snap.freed.filter { now - $0.at < 86_400 }.map { "~ \(Int($0.at)) \($0.uid) \($0.name)\n" }.joined()
+    }
+
+    /// When the process that asked NSS for the name started: the earlier of the helper's parent
+    /// (the PAM caller; under sshd, the child it forks for PAM) and grandparent (sshd's connection
+    /// process), from /proc. nil when /proc does not say.
+    static func callerStarted() -> Double? {
+        guard let btime = bootTime() else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticks > 0 else { return nil }
+        var starts: [Double] = []
+        var pid = getppid()
+        for _ in 0..<2 {
+            guard pid > 1, let (start, parent) = processStart(pid) else { break }
+            starts.append(btime + start / ticks)
+            pid = parent
+        }
+        return starts.min()
+    }
+
+    /// /proc/PID/stat's starttime (field 22, clock ticks since boot) and ppid (field 4).
+    static func processStart(_ pid: pid_t) -> (Double, pid_t)? {
+        guard let text = readProcFile("/proc/\(pid)/stat"),
+              let close = text.utf8.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // Fields after the command's closing parenthesis start at field 3 (state).
+        let f = text[text.utf8.index(after: close)...].split(separator: " ")
+        guard f.count > 19, let ppid = Int32(f[1]), let start = Double(f[19]), start.isFinite, start >= 0 else { return nil }
+        return (start, ppid)
+    }
+
+    /// A /proc file's text (they are generated, never larger than a page or two here).
+    static func readProcFile(_ path: String) -> String? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 65_536 {
+            let n = chunk.withUnsafeMutableBytes { raw in Glibc.read(fd, raw.baseAddress, raw.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func bootTime() -> Double? {
+        guard let text = readProcFile("/proc/stat") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6)).flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+        }
+        return nil
     }
 
     private func withLock<T>(_ dir: TrustedDirectory, _ body: () -> Result<T, Refusal>) -> Result<T, Refusal> {
@@ -266,7 +335,13 @@ enum HomeDirectory {
     static func create(_ entry: PasswdEntry) -> StoreProblem? {
         let fm = FileManager.default
         var st = stat()
-        if lstat(entry.home, &st) == 0 { return nil }
+        if lstat(entry.home, &st) == 0 {
+            // An old home (a removed account's, a host account's) is never handed to a new owner.
+            guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == entry.uid else {
+                return StoreProblem("\(entry.home) exists and is not a directory owned by uid \(entry.uid) (owner \(st.st_uid)); move it away or chown it")
+            }
+            return nil
+        }
         do {
             if fm.fileExists(atPath: "/etc/skel") {
                 try fm.copyItem(atPath: "/etc/skel", toPath: entry.home)

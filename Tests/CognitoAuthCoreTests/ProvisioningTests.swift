@@ -151,3 +151,31 @@ struct ProvisioningTests {
         #expect((try? StoreText.parseGroup("x:*:1:Bad\n").get()) == nil)
     }
 }
+
+@Suite("Provisioning races: freed uids, the caller's start, CRLF")
+struct ProvisioningRaceTests {
+    let range: ClosedRange<UInt32> = 200_000...299_999
+
+    @Test func aUIDFreedOnTheProbePathWhileTheSignInWasUnderWayIsRefused() {
+        let path = Array(Provisioning.candidates("carol", range: range).prefix(3))
+        // carol was told path[1] while path[0] was taken; path[0] was freed since: she now computes path[0].
+        #expect(Provisioning.freedMeanwhile("carol", uid: path[0], range: range, freed: [(path[0], 990, "dave")], now: 1000, window: 230) == path[0])
+        // Freed long ago: sshd saw it free too.
+        #expect(Provisioning.freedMeanwhile("carol", uid: path[0], range: range, freed: [(path[0], 10, "dave")], now: 1000, window: 230) == nil)
+        // carol's own old uid, freed by removing her: she is told it either way.
+        #expect(Provisioning.freedMeanwhile("carol", uid: path[0], range: range, freed: [(path[0], 990, "carol")], now: 1000, window: 230) == nil)
+        // A freed uid after carol's own is not on her path so far.
+        #expect(Provisioning.freedMeanwhile("carol", uid: path[0], range: range, freed: [(path[2], 990, "dave")], now: 1000, window: 230) == nil)
+    }
+
+    @Test func theLookBackCoversAConnectionOlderThanTheRaceWindow() {
+        #expect(Provisioning.lookBack(loginTimeout: 110, now: 10_000, callerStarted: nil) == 230)
+        #expect(Provisioning.lookBack(loginTimeout: 110, now: 10_000, callerStarted: 9_990) == 230)
+        #expect(Provisioning.lookBack(loginTimeout: 110, now: 10_000, callerStarted: 8_000) == 2_005)
+    }
+
+    @Test func crlfLinesInEtcPasswdDoNotHideTheNextLine() {
+        let ids = StoreText.hostIDs("root:x:0:0::/root:/bin/sh\r\nhidden:x:200123:200123::/h:/bin/sh\n")
+        #expect(ids.map(\.id) == [0, 200_123])
+    }
+}

@@ -580,6 +580,17 @@ def test_acct_mgmt_is_ignored_when_the_module_did_not_authenticate(stack):
     assert not stack.record_path.exists()
 
 
+def test_acct_mgmt_refuses_a_name_nss_does_not_know_when_it_did_not_authenticate(stack):
+    # sshd may hold an entry (a provisional one) that NSS no longer answers by account time:
+    # the account stack must not fall through to modules that would pass it.
+    stack.service(text="auth required pam_permit.so\n"
+                  + stack.line("well_behaved", kind="account")
+                  + "account required pam_permit.so\n")
+    run = stack.run(user="no-such-account-here", ops=("authenticate", "acct_mgmt"))
+    assert run.returncode != 0 and "account management done." not in run.output
+    assert run.log_has("account refused for no-such-account-here: no such account")
+
+
 # ---------------------------------------------------------------- configuration errors
 
 def test_unknown_module_argument_is_service_error(stack):

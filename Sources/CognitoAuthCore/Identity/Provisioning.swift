@@ -89,8 +89,11 @@ public enum StoreText {
     public static func render(_ entries: [GroupEntry]) -> String { entries.map { $0.line + "\n" }.joined() }
 
     /// /etc/passwd or /etc/group read leniently: (name, id) of each line with a numeric third field.
+    /// Split at each 0x0A byte, as the NSS module does (Swift's "\r\n" is one Character, so a
+    /// split at "\n" would join a CRLF line to the next and hide that line's id).
     public static func hostIDs(_ text: String) -> [(name: String, id: UInt32)] {
-        text.split(separator: "\n").compactMap { line in
+        text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { bytes in
+            let line = String(decoding: bytes, as: UTF8.self)
             let f = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
             guard f.count >= 3, let n = id(String(f[2])) else { return nil }
             return (String(f[0]), n)
@@ -126,6 +129,27 @@ public enum Provisioning {
     /// which `doctor` requires to be at most `login_timeout + 60` (and not 0) with provisioning on.
     /// Another minute on top covers sshd's teardown and the helper's exit.
     public static func raceWindow(loginTimeout: Int) -> Double { Double(loginTimeout) + 120 }
+
+    /// The window a sign-in looks back over: `raceWindow`, or longer when the process that asked
+    /// NSS for the name (sshd's connection, the helper's parent or grandparent) started earlier.
+    /// 5 s of slack covers /proc's start-time rounding.
+    public static func lookBack(loginTimeout: Int, now: Double, callerStarted: Double?) -> Double {
+        max(raceWindow(loginTimeout: loginTimeout), callerStarted.map { now - $0 + 5 } ?? 0)
+    }
+
+    /// A uid on `name`'s probe path, up to and including `uid`, that `users remove` freed less than
+    /// `window` seconds ago from another name: sshd may have been told a later uid while it was
+    /// still taken. (A name's own old uid is the one it is told either way.) nil if none.
+    public static func freedMeanwhile(_ name: String, uid: UInt32, range: ClosedRange<UInt32>,
+                                      freed: [(uid: UInt32, at: Double, name: String)], now: Double, window: Double) -> UInt32? {
+        let recent = Set(freed.filter { now - $0.at < window && $0.name != name }.map(\.uid))
+        guard !recent.isEmpty else { return nil }
+        for c in candidates(name, range: range) {
+            if recent.contains(c) { return c }
+            if c == uid { return nil }
+        }
+        return nil
+    }
 
     /// The most LoginGraceTime may be with provisioning on (so that `raceWindow` bounds it).
     public static func maxLoginGraceTime(loginTimeout: Int) -> Int { loginTimeout + 60 }
