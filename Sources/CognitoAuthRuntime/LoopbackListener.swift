@@ -147,6 +147,12 @@ public final class LoopbackListener: WaitService {
         // Bounded, so a flood of connections cannot keep us here.
         for _ in 0..<Self.acceptsPerPass {
             let conn = accept(listening, nil, nil)
+            if conn < 0 && (errno == EMFILE || errno == ENFILE) && !connections.isEmpty {
+                // Out of descriptors (a caller's low ulimit -n): the oldest connection makes room,
+                // or the listening socket would stay readable and the wait would spin.
+                close(connections.removeFirst().fd)
+                continue
+            }
             guard conn >= 0 else { return }   // EAGAIN: no more waiting (or a transient error)
             _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
             _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK)
