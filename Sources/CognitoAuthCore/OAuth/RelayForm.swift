@@ -14,7 +14,7 @@ public enum RelayForm {
         guard let pairs = FormURLEncoding.decode(text) else { return .failure(Problem("malformed form encoding")) }
         var out: [String: String] = [:]
         for (k, v) in pairs {
-            guard out[k] == nil else { return .failure(Problem("field \(k.prefix(40)) repeated")) }
+            guard out[k] == nil else { return .failure(Problem("field \(Syntax.visible(k.prefix(40))) repeated")) }
             out[k] = v
         }
         return .success(out)
