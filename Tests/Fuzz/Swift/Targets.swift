@@ -116,7 +116,11 @@ enum Targets {
         }
         require(!code.isEmpty && code.utf8.count <= 2048 && code.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F },
                 "code with a byte outside 0x21-0x7E")
-        require(text.contains("state="), "a code accepted without a state")
+        guard case .failure(let r) = RedirectParser.parse(text, expectedState: "c3RhdGUtb2YtYW5vdGhlci1zaWduLWlu"),
+              r.code == .stateMismatch else {
+            require(false, "a code accepted for another sign-in's state")
+            return
+        }
     }
 
     /// HTTPRequestParser over the input, with the loopback listener's caps and the emulator's; then
