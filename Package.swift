@@ -147,3 +147,19 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer program over Core's parsers (scripts/fuzz, ARCHITECTURE.md §11). Declared only when
+// COGNITO_AUTH_FUZZ=1 (scripts/fuzz sets it and builds with --sanitize=fuzzer into .build-fuzz):
+// libFuzzer supplies its `main`, so an ordinary build could not link it. Core only: no product
+// target gains a dependency.
+if Context.environment["COGNITO_AUTH_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "cognito-auth-fuzz",
+        dependencies: [
+            "CognitoAuthCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ],
+        path: "Tests/Fuzz/Swift"
+    ))
+}

@@ -51,7 +51,6 @@ struct RelayController<Store: RelayStore>: Sendable {
     let purger: Purger
     let csp: String
 
-    static var deviceGrant: String { "urn:ietf:params:oauth:grant-type:device_code" }
     var config: RelayConfig { settings.config }
     var csrfCookie: String { config.publicURLIsHTTPS ? "__Host-relay_csrf" : "relay_csrf" }
     var stateCookie: String { config.publicURLIsHTTPS ? "__Secure-relay_state" : "relay_state" }
@@ -108,13 +107,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     /// terminator on this machine, as `listen` defaults to) is trusted for `X-Forwarded-For`, of
     /// which only the last entry counts: the one the terminator itself appended.
     func clientAddress(_ req: Request, _ ctx: RelayRequestContext) -> String {
-        guard let peer = ctx.remoteAddress?.ipAddress else { return "unknown" }
-        guard peer.hasPrefix("127.") || peer == "::1" || peer == "::ffff:127.0.0.1",
-              let xff = req.headers[values: .xForwardedFor].last else { return peer }
-        let last = xff.split(separator: ",").last.map { $0.trimmed() } ?? ""
-        guard !last.isEmpty, last.utf8.count <= 45,
-              last.utf8.allSatisfy({ Syntax.isHexDigitOrSeparator($0) }) else { return peer }
-        return last
+        RelayForm.clientAddress(peer: ctx.remoteAddress?.ipAddress, forwardedFor: req.headers[values: .xForwardedFor])
     }
 
     func jsonResponse(_ status: HTTPResponse.Status, _ object: [String: JSONValue], extra: HTTPFields = [:]) -> Response {
@@ -138,15 +131,7 @@ struct RelayController<Store: RelayStore>: Sendable {
     }
 
     func cookie(_ req: Request, _ name: String) -> String? {
-        var found: [String] = []
-        for header in req.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let t = part.trimmed()
-                guard let eq = t.firstIndex(of: "="), t[..<eq] == name else { continue }
-                found.append(String(t[t.index(after: eq)...]))
-            }
-        }
-        return found.count == 1 ? found[0] : nil   // two cookies of one name: neither counts
+        RelayForm.cookie(req.headers[values: .cookie], name)   // two cookies of one name: neither counts
     }
 
     func setCookie(_ name: String, _ value: String, path: String, maxAge: Int) -> String {
@@ -171,24 +156,14 @@ struct RelayController<Store: RelayStore>: Sendable {
         } catch {
             throw bad("body over \(RelaySettings.maxBodyBytes) bytes", .contentTooLarge)
         }
-        guard let pairs = FormURLEncoding.decode(String(buffer: buffer)) else { throw bad("malformed form encoding") }
-        var out: [String: String] = [:]
-        for (k, v) in pairs {
-            guard out[k] == nil else { throw bad("field \(k.prefix(40)) repeated") }
-            out[k] = v
+        switch RelayForm.fields(Substring(String(buffer: buffer))) {
+        case .success(let fields): return fields
+        case .failure(let problem): throw bad(problem.reason)
         }
-        return out
     }
 
     func query(_ req: Request) -> [String: String]? {
-        guard let q = req.uri.query, !q.isEmpty else { return [:] }
-        guard let pairs = FormURLEncoding.decode(q) else { return nil }
-        var out: [String: String] = [:]
-        for (k, v) in pairs {
-            guard out[k] == nil else { return nil }
-            out[k] = v
-        }
-        return out
+        RelayForm.query(req.uri.query)
     }
 
     /// The host secret from `Authorization: Bearer …`, as the key its rate limit is counted under.
@@ -213,28 +188,13 @@ struct RelayController<Store: RelayStore>: Sendable {
         func invalid(_ reason: String) -> Refused {
             refuse(req, ctx, reason, jsonResponse(.badRequest, ["error": .string("invalid_request")]))
         }
-        guard let challenge = f["code_challenge"], challenge.utf8.count == 43, Base64URL.decode(Substring(challenge))?.count == 32 else {
-            throw invalid("code_challenge is not a base64url SHA-256")
+        let fields: RelayForm.DeviceAuthorizationRequest
+        switch RelayForm.deviceAuthorization(f) {
+        case .success(let checked): fields = checked
+        case .failure(let problem): throw invalid(problem.reason)
         }
-        guard f["code_challenge_method"] == "S256" else { throw invalid("code_challenge_method is not S256") }
-        guard let nonce = f["nonce"], (16...128).contains(nonce.utf8.count), Syntax.isURLSafeToken(nonce) else {
-            throw invalid("nonce missing or not 16-128 URL-safe characters")
-        }
-        guard let scope = f["scope"], scope.utf8.count <= 512,
-              case let scopes = scope.split(separator: " ", omittingEmptySubsequences: false),
-              scopes.contains("openid"), scopes.allSatisfy({ Syntax.isScopeToken($0) }) else {
-            throw invalid("scope missing, without openid, or malformed")
-        }
-        guard let host = f["host"], (1...255).contains(host.utf8.count), Syntax.isPrintableASCII(host) else {
-            throw invalid("host missing or not printable ASCII")
-        }
-        guard let user = f["user"], (1...64).contains(user.utf8.count), Syntax.isPrintableASCII(user) else {
-            throw invalid("user missing or not printable ASCII")
-        }
-        let rhost = f["rhost"] ?? ""
-        guard rhost.utf8.count <= 255, rhost.isEmpty || Syntax.isPrintableASCII(rhost) else {
-            throw invalid("rhost not printable ASCII")
-        }
+        let (challenge, nonce, scope) = (fields.codeChallenge, fields.nonce, fields.scope)
+        let (host, user, rhost) = (fields.host, fields.user, fields.rhost)
         // How long the host will wait (optional): the sign-in ends when the host gives up.
         let lifetime: Int
         switch RelayRequests.requestedLifetime(f["expires_in"]) {
@@ -276,10 +236,12 @@ struct RelayController<Store: RelayStore>: Sendable {
     func token(_ req: Request, _ ctx: RelayRequestContext) async throws -> Response {
         let key = try hostKey(req, ctx)
         let f = try await form(req, ctx, json: true)
-        guard f["grant_type"] == Self.deviceGrant else {
+        let deviceCode: String
+        switch RelayForm.tokenRequest(f) {
+        case .success(let code): deviceCode = code
+        case .failure(.unsupportedGrant):
             throw refuse(req, ctx, "grant_type is not the device code grant", jsonResponse(.badRequest, ["error": .string("unsupported_grant_type")]))
-        }
-        guard let deviceCode = f["device_code"], (1...128).contains(deviceCode.utf8.count) else {
+        case .failure(.noDeviceCode):
             throw refuse(req, ctx, "device_code missing", jsonResponse(.badRequest, ["error": .string("invalid_request")]))
         }
         let now = settings.now()
@@ -441,7 +403,7 @@ struct RelayController<Store: RelayStore>: Sendable {
             ctx.logger.notice("relay: Cognito answered error=\(JSONValue.quote(String(error.prefix(64)))) addr=\(clientAddress(req, ctx))")
             return htmlResponse(.ok, Pages.message("Sign-in cancelled", "Nobody was signed in. You can close this page."), cookies: [clear])
         }
-        guard let code = q["code"], (1...1024).contains(code.utf8.count), Syntax.isURLSafeToken(code) else {
+        guard let code = q["code"], RelayForm.isWellFormedCode(code) else {
             throw refused("callback without a well-formed code", "This address is not a sign-in answer.")
         }
         guard try await store.finish(stateHash: Secrets.digest(state), code: code, now: now) else {

@@ -13,7 +13,9 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         var s = file
         if let line { s += ":\(line)" }
         if let key { s += ": \(key)" }
-        return s + ": " + message
+        // One line whatever the file holds: a key or value is quoted back with its control bytes
+        // made visible (found by scripts/fuzz config).
+        return Syntax.visible(s + ": " + message)
     }
 }
 

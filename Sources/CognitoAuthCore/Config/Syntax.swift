@@ -83,6 +83,23 @@ public enum Syntax {
         all(s) { $0 > 0x20 && $0 < 0x7F }
     }
 
+    /// Text for a one-line reason (a log line, an error on a terminal): each control byte (C0 and
+    /// DEL) written as `\xNN`, so an input cannot end the line or drive the terminal. Text without
+    /// control bytes comes back unchanged.
+    public static func visible<S: StringProtocol>(_ s: S) -> String {
+        guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return String(s) }
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in s.utf8 {
+            if b < 0x20 || b == 0x7F {
+                out += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 0x0F)]]
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// ASCII-only lower-casing; any other byte is left as it is (callers accept ASCII only anyway).
     public static func asciiLowercased<S: StringProtocol>(_ s: S) -> String {
         String(decoding: s.utf8.map { isUpper($0) ? $0 + 32 : $0 }, as: UTF8.self)
