@@ -112,32 +112,17 @@ def test_demo_relay_dies_with_the_demo_even_by_sigkill():
 
 
 def test_demo_relay_stops_the_relay_when_it_is_terminated():
-    p = subprocess.Popen([HELPER, "demo", "--flow", "relay"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    shown = b""
-    m = None
-    deadline = time.monotonic() + 60
+    p, pid, port, directory = start_waiting_demo()
     try:
-        while b"Press Enter after you have signed in: " not in shown:
-            left = deadline - time.monotonic()
-            assert left > 0, shown
-            ready, _, _ = select.select([p.stdout], [], [], left)
-            if ready:
-                chunk = os.read(p.stdout.fileno(), 4096)
-                assert chunk, shown
-                shown += chunk
-        m = RELAY_LINE.search(shown.decode())
-        assert m and alive(int(m.group(1))), shown
         p.send_signal(signal.SIGTERM)
         p.wait(30)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-        if m and alive(int(m.group(1))) and p.returncode == -signal.SIGKILL:
-            os.kill(int(m.group(1)), signal.SIGTERM)      # the test's own cleanup after a failure
+        if alive(pid) and p.returncode == -signal.SIGKILL:
+            os.kill(pid, signal.SIGTERM)      # the test's own cleanup after a failure
     assert p.returncode == -signal.SIGTERM
-    pid, port, directory = int(m.group(1)), int(m.group(2)), m.group(3)
     assert not os.path.exists(directory), directory     # removed by the demo's signal handler
     # The demo's handler sent the relay SIGTERM before the demo went; the relay then needs a
     # moment of its own to stop (and init to reap it).
