@@ -451,14 +451,10 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 			DBG(&s, "this module did not authenticate this handle: ignored");
 			return PAM_IGNORE;
 		}
-		if (rc == 0 && e == NULL) {	/* sshd holds an entry NSS no longer answers: refuse it */
-			pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "account refused for %s: no such account", user);
-			return PAM_USER_UNKNOWN;
-		}
-		if (rc != 0) ERR(pamh, "account refused: cannot look %s up: %s", user, strerror(rc));
-		else pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "account refused for %s: only a "
-				"provisional entry, not signed in here", user);
-		return PAM_PERM_DENIED;
+		/* A lookup error, no entry (sshd holds one NSS no longer answers) or a provisional one. */
+		pam_syslog(pamh, LOG_AUTHPRIV | (rc != 0 ? LOG_ERR : LOG_NOTICE), "account refused for %s: %s", user,
+			   rc != 0 ? strerror(rc) : e == NULL ? "no such account" : "only a provisional entry, not signed in here");
+		return rc == 0 && e == NULL ? PAM_USER_UNKNOWN : PAM_PERM_DENIED;
 	}
 	if (r[0] != '\0' && strcmp(item(pamh, PAM_USER), r) == 0) return PAM_SUCCESS;
 	pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE,
